@@ -1,0 +1,1 @@
+"""Hardware behind small interfaces, each with a virtual twin (printers, LED screens, pads)."""
