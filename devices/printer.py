@@ -188,7 +188,8 @@ class Printer(DeviceWorker):
     def _step(self) -> None:
         with self._cond:
             if not self._jobs and not self._poll_due:
-                self._poll_due = not self._cond.wait(self.heartbeat_s)  # timed out: heartbeat
+                if not self._cond.wait(self.heartbeat_s):
+                    self._poll_due = True  # idle for a heartbeat: ask the printer again
                 return
             self._poll_due = False
             job = self._jobs[0] if self._jobs else None
