@@ -1,0 +1,42 @@
+"""create_app(): the Flask application over a Runtime; nothing runs at import time."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask, jsonify
+
+from hall import runtime as runtime_mod
+from hall.clock import Clock
+from hall.config import load_config
+from hall.web import api, errors, openapi
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Any = None, *, config_path: str | None = None,
+               database_url: str | None = None, clock: Clock | None = None,
+               base_url: str | None = None, realtime: bool = True) -> Flask:
+    """Build the app: load and validate the config, migrate and sync the database, wire events."""
+    if settings is None:
+        settings = load_config(config_path or os.environ.get("HALL_CONFIG", "config.toml"))
+    rt = runtime_mod.start(settings, database_url=database_url or os.environ.get("HALL_DATABASE_URL"),
+                           clock=clock, base_url=base_url)
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.from_mapping(SECRET_KEY=rt.secret, JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=64 * 1024)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["hall"] = rt
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"ok": True, "halls": sorted(rt.halls)})
+
+    if realtime:
+        from hall import realtime as realtime_mod
+        realtime_mod.init_app(app, rt)
+    return app

@@ -1,0 +1,176 @@
+"""Domain events and the in-process bus that delivers them after commit.
+
+A domain verb records events on its session with :func:`record`; each gets the
+hall's next ``seq`` inside the same transaction, so the numbering is gap-free
+across processes. When the session commits, the pending events go to the
+:class:`EventBus`; when it rolls back, they are dropped. One worker thread
+delivers them to the subscribers in order; a failing subscriber is logged and
+never affects the others or the request that caused the event.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+log = logging.getLogger(__name__)
+
+# The live event names of the public contract (API.md); the bus carries these.
+TICKET_ISSUED = "ticket.issued"
+TICKET_CALLED = "ticket.called"
+TICKET_RECALLED = "ticket.recalled"
+TICKET_NO_SHOW = "ticket.no_show"
+TICKET_FINISHED = "ticket.finished"
+TICKET_TRANSFERRED = "ticket.transferred"
+TICKET_CANCELLED = "ticket.cancelled"
+TICKET_RATED = "ticket.rated"
+WINDOW_CHANGED = "window.changed"
+QUEUE_CHANGED = "queue.changed"
+DEVICE_CHANGED = "device.changed"
+ALERT = "alert"
+
+EVENT_NAMES = (
+    TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_NO_SHOW, TICKET_FINISHED,
+    TICKET_TRANSFERRED, TICKET_CANCELLED, TICKET_RATED, WINDOW_CHANGED, QUEUE_CHANGED,
+    DEVICE_CHANGED, ALERT,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One thing that happened in a hall, as clients of ``/live`` receive it.
+
+    ``payload`` holds the event's own fields (``ticket``, ``window``, ``queue``…)
+    already serialised to JSON-ready values; :meth:`as_message` adds the
+    envelope every event carries (``seq``, ``at``, ``hall``).
+    """
+
+    name: str
+    hall: str
+    seq: int
+    at: dt.datetime
+    payload: dict[str, Any]
+    hall_id: int = 0
+
+    def as_message(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at": self.at.isoformat(), "hall": self.hall, **self.payload}
+
+    @property
+    def ticket_id(self) -> int | None:
+        ticket = self.payload.get("ticket")
+        return ticket.get("id") if isinstance(ticket, dict) else None
+
+    @property
+    def window_number(self) -> int | None:
+        window = self.payload.get("window")
+        return window.get("number") if isinstance(window, dict) else None
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Delivers events to subscribers on one worker thread, in publish order."""
+
+    def __init__(self, name: str = "hall-events") -> None:
+        self._subscribers: list[tuple[str | None, Subscriber]] = []
+        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._name = name
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def subscribe(self, subscriber: Subscriber, name: str | None = None) -> None:
+        """Call ``subscriber(event)`` for every event, or only those named ``name``."""
+        with self._lock:
+            self._subscribers.append((name, subscriber))
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers = [(n, s) for n, s in self._subscribers if s is not subscriber]
+
+    def publish(self, events: list[Event]) -> None:
+        if not events:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._pending += len(events)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        for event in events:
+            self._queue.put(event)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until every published event was delivered (tests, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.wait_idle(timeout)
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is None:
+                return
+            with self._lock:
+                subscribers = list(self._subscribers)
+            for name, subscriber in subscribers:
+                if name is not None and name != event.name:
+                    continue
+                try:
+                    subscriber(event)
+                except Exception:  # a broken subscriber must not stop the others
+                    log.exception("event subscriber %r failed on %s #%s", subscriber, event.name, event.seq)
+            with self._idle:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+
+
+_PENDING = "hall.pending_events"
+
+
+def record(session: so.Session, hall_id: int, hall_code: str, name: str, at: dt.datetime,
+           **payload: Any) -> Event:
+    """Record an event to publish when ``session`` commits, with the hall's next seq."""
+    from hall.models import Hall  # local: models imports nothing of this module
+
+    seq = session.execute(
+        sa.update(Hall).where(Hall.id == hall_id).values(event_seq=Hall.event_seq + 1)
+        .returning(Hall.event_seq)
+    ).scalar_one()
+    event = Event(name=name, hall=hall_code, seq=seq, at=at, payload=payload, hall_id=hall_id)
+    session.info.setdefault(_PENDING, []).append(event)
+    return event
+
+
+def bind(session_factory: so.sessionmaker, bus: EventBus) -> None:
+    """Publish a session's recorded events on ``bus`` after it commits; drop them on rollback."""
+
+    @sa.event.listens_for(session_factory, "after_commit")
+    def _after_commit(session: so.Session) -> None:
+        events = session.info.pop(_PENDING, None)
+        if events:
+            bus.publish(events)
+
+    @sa.event.listens_for(session_factory, "after_soft_rollback")
+    def _after_rollback(session: so.Session, previous_transaction: Any) -> None:
+        session.info.pop(_PENDING, None)

@@ -1,0 +1,70 @@
+"""Which waiting ticket a window gets next: its queues in order or by weight, priority with a bound.
+
+Every ticket carries one ordering key, ``sort_key`` = issue time − the boost of its
+priority class (config ``policy.priority_boost_s``, 0 for ordinary tickets). Within a
+queue the smallest key goes first. Hence:
+
+* first come, first served within a class (same boost, so issue order);
+* a priority ticket goes ahead of ordinary tickets issued up to ``boost`` seconds
+  before it, never further: an ordinary ticket is overtaken only by tickets issued
+  less than the largest boost after it, so nobody is passed over without bound;
+* a transferred ticket keeps its key, so it is placed by its original issue time and
+  priority and the visitor does not queue again.
+
+A window in ``order`` mode serves the first of its queues that has anyone waiting; in
+``weighted`` mode the queue whose head has the largest weight × wait. Tickets
+transferred to this very window come before both.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from hall.models import Priority, Ticket, TicketStatus, Window
+
+
+def sort_key(issued_at: dt.datetime, priority: Priority, policy: Any) -> float:
+    boost = 0 if priority is Priority.NONE else policy.boost(priority.value)
+    return issued_at.timestamp() - boost
+
+
+def _head(session: so.Session, *where: Any) -> Ticket | None:
+    return session.scalars(
+        sa.select(Ticket).where(Ticket.status == TicketStatus.WAITING, *where)
+        .order_by(Ticket.sort_key, Ticket.id).limit(1)
+    ).first()
+
+
+def select_next(session: so.Session, window: Window, now: dt.datetime) -> Ticket | None:
+    """The ticket ``window`` should call now, or None when nobody it serves is waiting."""
+    targeted = _head(session, Ticket.target_window_id == window.id)
+    if targeted is not None:
+        return targeted
+    heads = []
+    for served in window.serves:  # ordered by position
+        head = _head(session, Ticket.queue_id == served.queue_id, Ticket.target_window_id.is_(None))
+        if head is None:
+            continue
+        if window.mode != "weighted":
+            return head
+        heads.append((served.weight * (now.timestamp() - head.sort_key), -served.position, head))
+    if not heads:
+        return None
+    return max(heads, key=lambda h: (h[0], h[1]))[2]
+
+
+def count_ahead(session: so.Session, ticket: Ticket) -> int:
+    """Waiting tickets that the policy would call before ``ticket`` in its queue."""
+    if ticket.status != TicketStatus.WAITING:
+        return 0
+    scope = (Ticket.target_window_id == ticket.target_window_id if ticket.target_window_id
+             else sa.and_(Ticket.queue_id == ticket.queue_id, Ticket.target_window_id.is_(None)))
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(Ticket).where(
+            Ticket.status == TicketStatus.WAITING, scope,
+            sa.or_(Ticket.sort_key < ticket.sort_key,
+                   sa.and_(Ticket.sort_key == ticket.sort_key, Ticket.id < ticket.id)))
+    ) or 0

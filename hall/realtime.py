@@ -1,0 +1,161 @@
+"""Live events over Socket.IO (namespace /live): rooms by credentials, a snapshot, then deltas.
+
+Threading mode, stated explicitly. With ``server.message_queue`` (redis://…) several
+processes share their emits, so a screen on one process sees a call made on another.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, request
+from flask_socketio import SocketIO, join_room
+
+from hall import calendar, events, present
+from hall.models import Hall, Queue, Role, Ticket, Window
+from hall.runtime import Runtime
+from hall.tickets import secret_matches
+from hall.tokens import Principal, verify
+
+log = logging.getLogger(__name__)
+NAMESPACE = "/live"
+PRIVATE_TICKET_FIELDS = ("track_url",)
+
+
+def hall_room(code: str) -> str:
+    return f"hall:{code}"
+
+
+def window_room(code: str, number: int) -> str:
+    return f"window:{code}:{number}"
+
+
+def ticket_room(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
+def snapshot(rt: Runtime, code: str, window: int | None = None,
+             ticket_id: int | None = None, full: bool = True) -> dict[str, Any]:
+    """The whole state a client may see: queues, windows, recent calls; or just its ticket."""
+    hall = rt.hall(code)
+    with rt.db.read() as session:
+        seq = session.scalar(sa.select(Hall.event_seq).where(Hall.id == hall.id))
+        out: dict[str, Any] = {"hall": code, "seq": seq, "at": rt.clock.now().isoformat(),
+                               "name": hall.settings.name}
+        if ticket_id is not None and not full:
+            ticket = session.get(Ticket, ticket_id)
+            out["ticket"] = present.ticket_view(session, hall, ticket)
+            return out
+        day = calendar.business_day(rt.clock.now(), hall.timezone)
+        counts = present.waiting_counts(session, hall)
+        queues = session.scalars(sa.select(Queue).where(Queue.hall_id == hall.id)
+                                 .order_by(Queue.prefix)).all()
+        out["queues"] = [present.queue_view(session, hall, q, counts.get(q.id, 0), day)
+                         for q in queues if q.prefix in hall.queue_ids]
+        rows = session.scalars(sa.select(Window).where(Window.hall_id == hall.id)
+                               .order_by(Window.number)).all()
+        out["windows"] = [present.window_view(session, hall, w) for w in rows
+                          if w.number in hall.window_ids and (window is None or w.number == window)]
+        recent = session.scalars(sa.select(Ticket).where(
+            Ticket.hall_id == hall.id, Ticket.business_day == day, Ticket.called_at.is_not(None))
+            .order_by(Ticket.called_at.desc()).limit(10)).all()
+        out["recent_calls"] = [present.public_ticket_view(present.ticket_view(session, hall, t))
+                               for t in recent]
+        out["notices"] = list(hall.settings.notices)
+    return out
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """An event as a hall or window room sees it: no ticket's secret link."""
+    ticket = message.get("ticket")
+    if isinstance(ticket, dict) and any(k in ticket for k in PRIVATE_TICKET_FIELDS):
+        message = {**message, "ticket": {k: v for k, v in ticket.items()
+                                         if k not in PRIVATE_TICKET_FIELDS}}
+    return message
+
+
+def init_app(app: Flask, rt: Runtime) -> SocketIO:
+    queue_url = rt.settings.server.message_queue
+    socketio = SocketIO(app, async_mode="threading", message_queue=queue_url,
+                        cors_allowed_origins=[], json=app.json)
+    app.extensions["hall.socketio"] = socketio
+
+    def deliver(event: events.Event) -> None:
+        message = event.as_message()
+        public = _public(message)
+        socketio.emit(event.name, public, to=hall_room(event.hall), namespace=NAMESPACE)
+        number = event.window_number
+        if number is not None:
+            socketio.emit(event.name, public, to=window_room(event.hall, number), namespace=NAMESPACE)
+        if event.ticket_id is not None:
+            socketio.emit(event.name, message, to=ticket_room(event.ticket_id), namespace=NAMESPACE)
+
+    rt.bus.subscribe(deliver)
+
+    @socketio.on("connect", namespace=NAMESPACE)
+    def on_connect(auth: Any = None):
+        auth = auth if isinstance(auth, dict) else {}
+        try:
+            rooms, snap = _admit(rt, auth)
+        except PermissionError as err:
+            log.info("refused a /live client: %s", err)
+            raise ConnectionRefusedError(str(err)) from None
+        for room in rooms:
+            join_room(room)
+        socketio.emit("snapshot", snap, to=request.sid, namespace=NAMESPACE)
+        return True
+
+    @socketio.on("resync", namespace=NAMESPACE)
+    def on_resync(data: Any = None):
+        """A client that saw a gap in ``seq`` asks for a new snapshot."""
+        auth = request.environ.get("hall.auth") or {}
+        try:
+            _, snap = _admit(rt, auth)
+        except PermissionError as err:
+            return {"error": str(err)}
+        socketio.emit("snapshot", snap, to=request.sid, namespace=NAMESPACE)
+        return {"ok": True}
+
+    @socketio.on_error(NAMESPACE)
+    def on_error(err: Exception) -> None:
+        log.warning("a /live handler failed: %s", err)
+
+    return socketio
+
+
+def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The rooms and the snapshot that these credentials allow; PermissionError otherwise."""
+    request.environ["hall.auth"] = auth
+    if "ticket" in auth:
+        try:
+            ticket_id = int(auth.get("ticket"))
+        except (TypeError, ValueError):
+            raise PermissionError("'ticket' must be a ticket id") from None
+        secret = str(auth.get("secret") or "")
+        with rt.db.read() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None or not secret or not secret_matches(ticket, secret):
+                raise PermissionError("unknown ticket or wrong secret")
+            hall = rt.hall_by_id(ticket.hall_id)
+        return [ticket_room(ticket_id)], snapshot(rt, hall.code, ticket_id=ticket_id, full=False)
+    token = auth.get("token")
+    code = auth.get("hall")
+    if not isinstance(token, str) or not isinstance(code, str) or code not in rt.halls:
+        raise PermissionError("send auth={'token': …, 'hall': 'XS'} or {'ticket': id, 'secret': …}")
+    hall = rt.halls[code]
+    with rt.db.read() as session:
+        who: Principal | None = verify(session, token, rt.window_numbers)
+    if who is None or not who.in_hall(hall):
+        raise PermissionError("unknown, revoked or foreign token")
+    window = auth.get("window")
+    if who.role in (Role.CLERK, Role.PAD):
+        if window is None:
+            window = who.window_number
+        if window != who.window_number:
+            raise PermissionError(f"this token belongs to window {who.window_number}")
+    if window is not None:
+        if not isinstance(window, int) or window not in hall.window_ids:
+            raise PermissionError(f"hall {code} has no window {window!r}")
+        return [window_room(code, window)], snapshot(rt, code, window=window)
+    return [hall_room(code)], snapshot(rt, code)

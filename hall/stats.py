@@ -1,0 +1,62 @@
+"""The day's KPIs of a hall, computed from tickets, services and ratings (definitions in docs/kpi.md)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from hall.directory import HallRef
+from hall.evaluation import RATED_OUTCOMES
+from hall.models import Rating, Service, Ticket, TicketStatus
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def day_stats(session: so.Session, hall: HallRef, day: dt.date) -> dict[str, Any]:
+    issued = session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.hall_id == hall.id, Ticket.business_day == day)) or 0
+    no_show = session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.hall_id == hall.id, Ticket.business_day == day,
+        Ticket.status == TicketStatus.NO_SHOW)) or 0
+    services = session.execute(sa.select(
+        Service.ticket_id, Service.waiting_since, Service.called_at, Service.last_called_at,
+        Service.ended_at, Service.outcome, Service.id,
+    ).where(Service.hall_id == hall.id, Service.business_day == day)
+        .order_by(Service.ticket_id, Service.id)).all()
+    last_outcome: dict[int, str | None] = {}
+    waits, durations = [], []
+    done_services = 0
+    for ticket_id, waiting_since, called_at, last_called, ended_at, outcome, _ in services:
+        waits.append((called_at - waiting_since).total_seconds())
+        last_outcome[ticket_id] = outcome
+        if outcome in RATED_OUTCOMES:
+            done_services += 1
+            durations.append((ended_at - last_called).total_seconds())
+    done_ids = set(session.scalars(sa.select(Ticket.id).where(
+        Ticket.hall_id == hall.id, Ticket.business_day == day, Ticket.status == TicketStatus.DONE)))
+    served = sum(1 for tid, outcome in last_outcome.items() if outcome == "done" and tid in done_ids)
+    levels = session.scalars(sa.select(Rating.level).where(
+        Rating.hall_id == hall.id, Rating.business_day == day, Rating.defaulted.is_(False))).all()
+    target = hall.settings.policy.target_wait_s
+    return {
+        "date": day.isoformat(),
+        "issued": issued,
+        "served": served,
+        "no_show": no_show,
+        "services": done_services,
+        "waiting": session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+            Ticket.hall_id == hall.id, Ticket.business_day == day,
+            Ticket.status == TicketStatus.WAITING)) or 0,
+        "avg_wait_s": round(sum(waits) / len(waits), 1) if waits else None,
+        "max_wait_s": round(max(waits), 1) if waits else None,
+        "avg_service_s": round(sum(durations) / len(durations), 1) if durations else None,
+        "service_level": _ratio(sum(1 for w in waits if w <= target), len(waits)),
+        "target_wait_s": target,
+        "ratings": len(levels),
+        "evaluation_rate": _ratio(len(levels), done_services),
+        "good_rate": _ratio(sum(1 for lv in levels if lv >= 4), len(levels)),
+    }

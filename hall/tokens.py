@@ -1,0 +1,71 @@
+"""Bearer tokens of devices and integrations: created, verified and revoked; stored as a hash."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from hall.directory import HallRef
+from hall.errors import DomainError, NotFound
+from hall.models import ApiToken, Role
+
+WINDOW_ROLES = frozenset({Role.CLERK, Role.PAD})
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """Who is asking: a role, the hall it may act in (None = every hall), its window."""
+
+    role: Role
+    hall_id: int | None
+    window_number: int | None
+    actor: str
+    token_id: int | None = None
+    staff_id: int | None = None
+
+    def in_hall(self, hall: HallRef) -> bool:
+        return self.hall_id is None or self.hall_id == hall.id
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: so.Session, hall: HallRef | None, role: str, now: dt.datetime,
+                 window: int | None = None, label: str | None = None) -> str:
+    """Make a token and return it in clear (the only time it is seen)."""
+    try:
+        role_enum = Role(role)
+    except ValueError:
+        raise DomainError("invalid_role", f"Unknown role {role!r}; use one of "
+                          f"{', '.join(r.value for r in Role)}.", "role") from None
+    if role_enum in WINDOW_ROLES and window is None:
+        raise DomainError("window_required", f"A {role} token belongs to one window; add --window N.",
+                          "window")
+    if hall is None and role_enum is not Role.ADMIN:
+        raise DomainError("hall_required", f"A {role} token belongs to one hall; add --hall CODE.", "hall")
+    window_id = hall.window_id(window) if (hall is not None and window is not None) else None
+    token = f"hq_{secrets.token_urlsafe(24)}"
+    session.add(ApiToken(hall_id=hall.id if hall else None, role=role_enum, window_id=window_id,
+                         token_hash=_digest(token), label=label, created_at=now))
+    return token
+
+
+def verify(session: so.Session, token: str, window_numbers: dict[int, int]) -> Principal | None:
+    row = session.scalars(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token))).one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(role=row.role, hall_id=row.hall_id,
+                     window_number=window_numbers.get(row.window_id) if row.window_id else None,
+                     actor=f"token:{row.id}" + (f":{row.label}" if row.label else ""), token_id=row.id)
+
+
+def revoke(session: so.Session, token_id: int, now: dt.datetime) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound("unknown_token", f"There is no token {token_id}.", "id")
+    row.revoked_at = row.revoked_at or now

@@ -1,0 +1,79 @@
+"""Every error as JSON ``{"error": {"code", "message", "field"}}``: never an HTML page, never a 500 for bad input."""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy.exc
+from flask import Flask, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from hall.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    body = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return jsonify({"error": body}), status
+
+
+def validation_message(err: ValidationError) -> tuple[str, str | None]:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"Unknown field {field!r}; check its spelling against the API documentation.", field
+    if kind == "missing":
+        return f"The field {field!r} is required.", field
+    if kind == "literal_error":
+        allowed = first.get("ctx", {}).get("expected", "")
+        return f"{field!r} must be one of {allowed}.", field
+    return f"{field!r}: {first['msg']}.", field
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api(err: ApiError):
+        return error_response(err.status, err.code, err.message, err.field)
+
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        return error_response(STATUS[err.kind], err.code, err.message, err.field)
+
+    @app.errorhandler(ValidationError)
+    def _validation(err: ValidationError):
+        message, field = validation_message(err)
+        return error_response(422, "invalid_field", message, field)
+
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    def _database(err: sqlalchemy.exc.OperationalError):
+        log.error("database unavailable on %s %s: %s", request.method, request.path, err.orig)
+        return error_response(503, "database_unavailable", "The database is busy or unavailable "
+                              "(nothing was changed); please try again in a moment.")
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        code = (err.name or "error").lower().replace(" ", "_")
+        message = err.description or err.name
+        if err.code == 405:
+            message = f"{request.method} is not allowed here; actions are POST, reads are GET."
+        elif err.code == 404:
+            message = f"There is nothing at {request.path}."
+        return error_response(err.code or 500, code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on the server; the error "
+                              "has been logged. Check the ticket or window before trying again.")

@@ -1,0 +1,131 @@
+"""Start the hall server, or run one of its commands (token create, migrate); see --help."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+COMMANDS = ("token", "migrate")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=os.environ.get("HALL_CONFIG", "config.toml"),
+                        help="the hall description (default: config.toml, or $HALL_CONFIG)")
+    parser.add_argument("--database", default=os.environ.get("HALL_DATABASE_URL"),
+                        help="database URL (default: the one config.toml names, or $HALL_DATABASE_URL)")
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python run.py", description="Serve the hall(s) of config.toml: the API, live events "
+        "and pages. Commands: 'token create' (a device or integration token), 'migrate'.",
+        epilog="Run 'python run.py token create --help' for tokens.")
+    _common(parser)
+    parser.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: server.port, 5000)")
+    parser.add_argument("--clock", default=os.environ.get("HALL_CLOCK"),
+                        help="start the hall clock at this ISO 8601 instant, e.g. 2026-11-30T09:00:00+08:00")
+    parser.add_argument("--speed", type=float, default=1.0, help="run the hall clock N times faster")
+    parser.add_argument("--demo", action="store_true",
+                        help="print ready-made demo tokens and the URLs to open")
+    return parser
+
+
+def command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python run.py")
+    sub = parser.add_subparsers(dest="command", required=True)
+    token = sub.add_parser("token", help="device and integration tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="print a new token as the last line of output")
+    _common(create)
+    create.add_argument("--role", required=True,
+                        choices=["kiosk", "clerk", "screen", "pad", "manager", "admin"])
+    create.add_argument("--hall", help="hall code (every role but admin needs one)")
+    create.add_argument("--window", type=int, help="window number (clerk and pad tokens)")
+    create.add_argument("--label", help="a name to recognise the token by, e.g. 'kiosk 1'")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    _common(revoke)
+    revoke.add_argument("id", type=int)
+    migrate = sub.add_parser("migrate", help="apply the database migrations and exit")
+    _common(migrate)
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from hall.config import ConfigError, load_config
+    try:
+        return load_config(args.config)
+    except ConfigError as err:
+        sys.exit(str(err))
+
+
+def _runtime(args: argparse.Namespace):
+    from hall import runtime
+    return runtime.start(_load(args), database_url=args.database)
+
+
+def run_command(argv: list[str]) -> int:
+    args = command_parser().parse_args(argv)
+    from hall.errors import DomainError
+    if args.command == "migrate":
+        rt = _runtime(args)
+        print(f"database at {rt.db.url.render_as_string(hide_password=True)} is up to date")
+        rt.close()
+        return 0
+    rt = _runtime(args)
+    try:
+        with rt.db.write() as session:
+            from hall import tokens
+            if args.action == "create":
+                hall = rt.hall(args.hall) if args.hall else None
+                token = tokens.create_token(session, hall, args.role, rt.clock.now(),
+                                            window=args.window, label=args.label)
+            else:
+                tokens.revoke(session, args.id, rt.clock.now())
+                token = f"token {args.id} revoked"
+    except DomainError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
+    finally:
+        rt.close()
+    print(token)
+    return 0
+
+
+def serve(argv: list[str]) -> int:
+    args = serve_parser().parse_args(argv)
+    settings = _load(args)
+    logging.basicConfig(level=settings.server.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from hall.app import create_app
+    from hall.clock import Clock, parse_instant
+    try:
+        clock = Clock(parse_instant(args.clock) if args.clock else None, args.speed)
+    except ValueError as err:
+        sys.exit(f"--clock: {err}")
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    base = settings.server.public_url or f"http://{host}:{port}"
+    app = create_app(settings, database_url=args.database, clock=clock, base_url=base)
+    rt = app.extensions["hall"]
+    if args.demo:
+        from hall import demo
+        print(demo.banner(rt, base), flush=True)
+    else:
+        print(f"serving {', '.join(sorted(rt.halls))} at {base} (API: {base}/api/v1, "
+              f"OpenAPI: {base}/api/openapi.json)", flush=True)
+    socketio = app.extensions["hall.socketio"]
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        return run_command(argv)
+    return serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
