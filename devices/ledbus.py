@@ -257,6 +257,7 @@ class SerialLedBus(LedBus):
 class VirtualLedBus(LedBus):
     """The virtual twin: records what each screen shows; ``fail()``/``recover()`` for tests."""
 
+    initial_state = DeviceState.ONLINE
     settings_fields = ()
 
     def __init__(self, name: str, windows: Iterable[int], addresses: Iterable[int] | None = None,
@@ -266,7 +267,6 @@ class VirtualLedBus(LedBus):
         self.history: collections.deque[tuple[int, ScreenContent, bytes]] = (
             collections.deque(maxlen=history))
         self._failing: DeviceState | None = None
-        self.health.set(DeviceState.ONLINE)
 
     def fail(self, state: DeviceState = DeviceState.OFFLINE) -> None:
         self._failing = state

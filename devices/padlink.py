@@ -51,7 +51,6 @@ class VirtualWire:
         self._inbox = bytearray()
         self._cond = threading.Condition()
         self.failing: DeviceState | None = None
-        holder.set(DeviceState.ONLINE)
 
     def inject(self, data: bytes) -> None:
         with self._cond:
@@ -128,6 +127,8 @@ class PadWorker(DeviceWorker):
 
 class VirtualPadMixin:
     """``fail()``/``recover()`` and ``inject()`` for the virtual twin of a pad."""
+
+    initial_state = DeviceState.ONLINE
 
     wire: VirtualWire
     health: StateHolder

@@ -408,6 +408,8 @@ class UsbPrinter(EscposPrinter):
 class VirtualPrinter(Printer):
     """The virtual twin: keeps what it printed; ``fail(state)`` / ``recover()`` for tests."""
 
+    initial_state = DeviceState.ONLINE
+
     settings_fields = ()
 
     def __init__(self, name: str, *, history: int = 200, **kwargs: Any) -> None:

@@ -18,11 +18,11 @@ class DeviceWorker:
     """
 
     kind = "device"
+    initial_state = DeviceState.OFFLINE  # until the port answers; virtual twins start online
 
-    def __init__(self, name: str, *, on_state: StateCallback | None = None,
-                 initial: DeviceState = DeviceState.OFFLINE) -> None:
+    def __init__(self, name: str, *, on_state: StateCallback | None = None) -> None:
         self.name = name
-        self.health = StateHolder(name, on_state, initial)
+        self.health = StateHolder(name, on_state, self.initial_state)
         self._cond = threading.Condition()
         self._stopping = False
         self._stopped = threading.Event()
