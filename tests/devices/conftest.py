@@ -57,7 +57,7 @@ def pty_pair():
     os.close(slave)
 
 
-def read_until(fd: int, predicate, timeout: float = 2.0) -> bytes:
+def _read_until(fd: int, predicate, timeout: float = 2.0) -> bytes:
     """Read from ``fd`` until ``predicate(data)`` holds; fail after ``timeout``."""
     data = bytearray()
     deadline = time.monotonic() + timeout
@@ -68,6 +68,12 @@ def read_until(fd: int, predicate, timeout: float = 2.0) -> bytes:
         if select.select([fd], [], [], left)[0]:
             data += os.read(fd, 4096)
     return bytes(data)
+
+
+@pytest.fixture
+def read_until():
+    """``read_until(fd, predicate, timeout)``: read a pty master until the bytes satisfy it."""
+    return _read_until
 
 
 class StateLog:
