@@ -8,6 +8,10 @@ from alembic import context
 
 from hall.models import Base
 
+# Models kept outside hall/models.py (before target_metadata is used), so autogenerate sees them.
+import hall.notices  # noqa: E402,F401
+import hall.staff  # noqa: E402,F401
+
 config = context.config
 target_metadata = Base.metadata
 
