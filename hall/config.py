@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,45 +12,21 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from hall.config_errors import (CODE, HALL_CODE, LOGIN, PREFIX, ConfigError, check_halls, describe_all, error_line,
-                                problem, toml_error)
-
-__all__ = ["PRIORITY_CLASSES", "ConfigError", "Settings", "ServerSettings", "HallSettings", "Session",
-           "HoursSettings", "ExtraSession", "CalendarSettings", "PolicySettings", "Reason", "RatingSettings",
-           "DepartmentSettings", "MatterSettings", "QueueSettings", "WindowSettings", "StaffSettings",
-           "BundleSettings", "DeviceSettings", "load_config", "parse_config"]
+                                parse_hhmm, pattern_check, problem, read_toml)
 
 PRIORITY_CLASSES = ("elderly", "disabled", "veteran", "pregnant", "appointment", "enterprise")
 DRIVERS = {"printer": ("virtual", "serial", "network", "usb"), "led_bus": ("virtual", "serial"),
            "evalpad": ("virtual", "serial"), "callpad": ("virtual", "serial")}
 
 
-def _pattern(regex: re.Pattern[str], what: str, rule: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise problem(f"{value!r} is not a valid {what}", f"use {rule}")
-        return value
-    return AfterValidator(check)
-
-
-Int = Annotated[int, Field(strict=True)]
 Pos = Annotated[int, Field(strict=True, ge=1)]
 Text = Annotated[str, Field(min_length=1)]
-HallCode = Annotated[str, _pattern(HALL_CODE, "hall code", '1–8 capital letters or digits, starting with a letter, e.g. "XS"')]
-Prefix = Annotated[str, _pattern(PREFIX, "queue prefix", 'one or two capital letters, e.g. "A" or "BA"')]
-Login = Annotated[str, _pattern(LOGIN, "login", '2–32 lower-case letters, digits, "_", "." or "-", e.g. "wangfang"')]
-Code = Annotated[str, _pattern(CODE, "code", 'letters, digits, "_", "." or "-" without spaces, e.g. "rsj"')]
-
-
-def _hhmm(value: Any) -> dt.time:
-    """'08:30' → time(8, 30)."""
-    if isinstance(value, dt.time):
-        return value
-    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)):
-        if int(m[1]) < 24 and int(m[2]) < 60:
-            return dt.time(int(m[1]), int(m[2]))
-        raise problem(f"{value!r} is not a time of day — hours run 00–23 and minutes 00–59",
-                      'use a time from "00:00" to "23:59"')
-    raise problem(f"{value!r} is not a time", 'write it as "HH:MM" with a colon, e.g. "08:30"')
+HallCode = Annotated[str, pattern_check(HALL_CODE, "hall code",
+                                        '1–8 capital letters or digits, starting with a letter, e.g. "XS"')]
+Prefix = Annotated[str, pattern_check(PREFIX, "queue prefix", 'one or two capital letters, e.g. "A" or "BA"')]
+Login = Annotated[str, pattern_check(LOGIN, "login",
+                                     '2–32 lower-case letters, digits, "_", "." or "-", e.g. "wangfang"')]
+Code = Annotated[str, pattern_check(CODE, "code", 'letters, digits, "_", "." or "-" without spaces, e.g. "rsj"')]
 
 
 class _Frozen(BaseModel):
@@ -74,7 +48,7 @@ class Session(_Frozen):
         if len(parts) != 2:
             raise problem(f"{value!r} is not a session", fix)
         try:
-            return {"start": _hhmm(parts[0]), "end": _hhmm(parts[1])}
+            return {"start": parse_hhmm(parts[0]), "end": parse_hhmm(parts[1])}
         except PydanticCustomError as err:
             raise problem(f"{value!r} is not a session: {err.context['text']}", fix) from None
 
@@ -102,7 +76,8 @@ Day = Annotated[tuple[Session, ...], AfterValidator(_sessions_in_order), Field(e
 
 
 class HoursSettings(_Frozen):
-    weekdays: Day = (Session(start=dt.time(8, 30), end=dt.time(12)), Session(start=dt.time(13, 30), end=dt.time(17, 30)))
+    weekdays: Day = (Session(start=dt.time(8, 30), end=dt.time(12)),
+                     Session(start=dt.time(13, 30), end=dt.time(17, 30)))
     saturday: Day = ()
     sunday: Day = ()
 
@@ -145,14 +120,16 @@ class PolicySettings(_Frozen):
         if isinstance(value, (tuple, list)) and all(isinstance(p, (tuple, list)) for p in value):
             value = dict(value)
         if not isinstance(value, dict):
-            raise problem(f"{value!r} is not a table", "write e.g. priority_boost_s = { elderly = 1800, appointment = 900 }")
+            raise problem(f"{value!r} is not a table",
+                          "write e.g. priority_boost_s = { elderly = 1800, appointment = 900 }")
         boosts = dict.fromkeys(PRIORITY_CLASSES, 1800)
         for cls_, seconds in value.items():
             if cls_ not in PRIORITY_CLASSES:
                 raise problem(f"unknown priority class {cls_!r} — the classes are {', '.join(PRIORITY_CLASSES)}",
                               f"use one of those names, or remove {cls_!r}", sub=f".{cls_}")
             if type(seconds) is not int or seconds < 0:
-                raise problem(f"{seconds!r} is not a number of seconds ≥ 0", f"write e.g. {cls_} = 1800", sub=f".{cls_}")
+                raise problem(f"{seconds!r} is not a number of seconds ≥ 0", f"write e.g. {cls_} = 1800",
+                              sub=f".{cls_}")
             boosts[cls_] = seconds
         return tuple(boosts.items())
 
@@ -212,7 +189,7 @@ class QueueSettings(_Frozen):
     @field_validator("last_ticket", mode="before")
     @classmethod
     def _time(cls, value: Any) -> Any:
-        return None if value is None else _hhmm(value)
+        return None if value is None else parse_hhmm(value)
 
     @model_validator(mode="after")
     def _cap_fits(self) -> QueueSettings:
@@ -310,7 +287,7 @@ class DeviceSettings(_Frozen):
     paper_width_mm: Literal[58, 80] = 80
     kiosk: str | None = None
     windows: tuple[Pos, ...] = Field((), examples=[[1, 2, 3]])
-    addresses: tuple[Annotated[int, Field(strict=True, ge=0)], ...] | None = None
+    addresses: tuple[Annotated[int, Field(strict=True, ge=0)], ...] | None = Field(None, examples=[[1, 2, 3]])
     protocol: Text = "hall-led-v1"
     heartbeat_s: Pos = 10
 
@@ -327,7 +304,8 @@ class DeviceSettings(_Frozen):
             raise problem("a network printer needs a host", 'add e.g. host = "192.168.1.50"', sub=".host")
         if self.driver == "usb" and (self.usb_vendor is None or self.usb_product is None):
             raise problem("a USB printer needs usb_vendor and usb_product",
-                          "add them as shown by lsusb, e.g. usb_vendor = 0x0416 and usb_product = 0x5011", sub=".usb_vendor")
+                          "add them as shown by lsusb, e.g. usb_vendor = 0x0416 and usb_product = 0x5011",
+                          sub=".usb_vendor")
         for key in ("paper_width_mm", "kiosk"):
             if self.kind != "printer" and key in self.model_fields_set:
                 raise problem(f"{key} only applies to a printer, this is a {self.kind}", f"remove {key}", sub=f".{key}")
@@ -344,8 +322,9 @@ class DeviceSettings(_Frozen):
 
     def address(self, window: int) -> int:
         """Bus address of the screen or pad of a window (the window number unless addresses are given)."""
-        i = self.windows.index(window)  # ValueError if the device does not serve it
-        return self.addresses[i] if self.addresses is not None else window
+        if window not in self.windows:
+            raise KeyError(window)
+        return self.addresses[self.windows.index(window)] if self.addresses is not None else window
 
 
 class HallSettings(_Frozen):
@@ -355,7 +334,7 @@ class HallSettings(_Frozen):
     timezone: str = "Asia/Shanghai"
     level: Literal["city", "district", "street", "community"] = "district"
     parent: HallCode | None = None
-    notices: tuple[str, ...] = ()
+    notices: tuple[str, ...] = Field((), examples=[["请提前准备好身份证件"]])
     hours: HoursSettings = HoursSettings()
     calendar: CalendarSettings = CalendarSettings()
     policy: PolicySettings = PolicySettings()
@@ -382,7 +361,8 @@ class HallSettings(_Frozen):
     @classmethod
     def _not_empty(cls, value: tuple[Any, ...], info: ValidationInfo) -> tuple[Any, ...]:
         if not value:
-            raise problem(f"a hall needs at least one of {info.field_name}", f"add a [[halls.{info.field_name}]] table")
+            raise problem(f"a hall needs at least one {info.field_name.rstrip('s')}",
+                          f"add a [[halls.{info.field_name}]] table")
         return value
 
     @property
@@ -411,6 +391,7 @@ def _resolve_sqlite(url: str, base: Path) -> str:
 
 
 class ServerSettings(_Frozen):
+    """The installation: listening address, database, secrets; relative paths are from the config's folder."""
     database: Text = Field("sqlite:///var/hall.db", validate_default=True)
     host: Text = "127.0.0.1"
     port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 5000
@@ -438,6 +419,7 @@ class ServerSettings(_Frozen):
 
 
 class Settings(_Frozen):
+    """The whole configuration: one server, one or more halls."""
     server: ServerSettings = ServerSettings()
     halls: tuple[HallSettings, ...]
 
@@ -456,8 +438,6 @@ class Settings(_Frozen):
 
     def hall(self, code: str) -> HallSettings:
         return _find(self.halls, "code", code)
-
-
 
 
 def parse_config(data: dict[str, Any], source: str = "config.toml", base_dir: Path | None = None) -> Settings:
@@ -482,20 +462,5 @@ def parse_config(data: dict[str, Any], source: str = "config.toml", base_dir: Pa
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read and validate a config file (default: $HALL_CONFIG, else ./config.toml)."""
     path = Path(path if path is not None else os.environ.get("HALL_CONFIG") or "config.toml")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), [f"no such file (looked for {path.absolute()}). Fix: pass --config PATH or set "
-                                      "HALL_CONFIG=PATH to the hall's config.toml (the repository root has a demo one)."],
-                          summary="cannot be read") from None
-    except OSError as exc:
-        raise ConfigError(str(path), [f"{exc.strerror or exc}. Fix: check the path and its permissions, or pass "
-                                      "--config PATH / set HALL_CONFIG=PATH."], summary="cannot be read") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"byte {exc.start} is not UTF-8. Fix: save the file as UTF-8."],
-                          summary="cannot be read") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [toml_error(str(exc), text)], summary="is not valid TOML") from None
+    data = read_toml(path)
     return parse_config(data, source=str(path), base_dir=path.absolute().parent)

@@ -4,12 +4,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import tomllib
 import reprlib
 import typing
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
 # Natural keys: how a table in an array of tables is named in a key path (halls[XS].windows[5]).
@@ -192,6 +194,12 @@ def describe(err: Any, data: Any, root: type[BaseModel]) -> str:
         return error_line(path, f"unknown key '{name}' in {table_name(loc[:-1])} — the allowed keys are "
                           f"{', '.join(allowed)}", fix)
     if kind == "missing":
+        if model_at(root, loc) is not None:  # a table, or an array of tables
+            header = ".".join(str(p) for p in loc if isinstance(p, str))
+            parent = model_at(root, loc[:-1])
+            many = parent is not None and typing.get_origin(parent.model_fields[name].annotation) is tuple
+            text = f"no [[{header}]] table — at least one is required" if many else f"the [{header}] table is missing"
+            return error_line(path, text, f"add {'a [[' + header + ']]' if many else 'a [' + header + ']'} table")
         return error_line(path, f"required key '{name}' is missing from {table_name(loc[:-1])}",
                           f"add {_example(root, loc)} to that table")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -221,6 +229,29 @@ def describe(err: Any, data: Any, root: type[BaseModel]) -> str:
 
 def describe_all(exc: ValidationError, data: Any, root: type[BaseModel]) -> list[str]:
     return [describe(err, data, root) for err in exc.errors()]
+
+
+# ---- validators shared by the models --------------------------------------------------------------------
+
+def pattern_check(regex: re.Pattern[str], what: str, rule: str) -> AfterValidator:
+    """A validator of a key (code, prefix, login) with a readable error."""
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise problem(f"{value!r} is not a valid {what}", f"use {rule}")
+        return value
+    return AfterValidator(check)
+
+
+def parse_hhmm(value: Any) -> dt.time:
+    """'08:30' → time(8, 30)."""
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)):
+        if int(m[1]) < 24 and int(m[2]) < 60:
+            return dt.time(int(m[1]), int(m[2]))
+        raise problem(f"{value!r} is not a time of day — hours run 00–23 and minutes 00–59",
+                      'use a time from "00:00" to "23:59"')
+    raise problem(f"{value!r} is not a time", 'write it as "HH:MM" with a colon, e.g. "08:30"')
 
 
 # ---- checks across tables: references, duplicates, parents -------------------------------------------
@@ -257,7 +288,8 @@ def _duplicates(path: str, rows: Any, table: str, toml_table: str) -> Iterator[s
             continue
         if key in first:
             yield error_line(f"{path}[{key}]", f"duplicate {field} {key!r} — the {ordinal(first[key] + 1)} and "
-                             f"{ordinal(i + 1)} [[{toml_table}]] both use it", f"give each [[{toml_table}]] its own {field}")
+                             f"{ordinal(i + 1)} [[{toml_table}]] both use it",
+                             f"give each [[{toml_table}]] its own {field}")
         first.setdefault(key, i)
 
 
@@ -265,8 +297,13 @@ def _check_hall(path: str, code: str, raw: dict[str, Any]) -> Iterator[str]:
     for table in TABLES:
         yield from _duplicates(f"{path}.{table}", raw.get(table), table, f"halls.{table}")
     known = {table: _keys(raw, table) for table in TABLES}
+    # while a row's own key is invalid (reported already), references to that table are not judged
+    incomplete = {table for table in TABLES if len(known[table]) < len(list(_rows(raw, table)))}
+    incomplete |= {table for table in ("queues", "windows") if not known[table]}  # reported as required
     for table, field, target, owner in _REFERENCES:
         key_field, valid = NATURAL_KEYS[target]
+        if target in incomplete:
+            continue
         for label, row in _rows(raw, table):
             value = row.get(field)
             refs = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
@@ -274,13 +311,14 @@ def _check_hall(path: str, code: str, raw: dict[str, Any]) -> Iterator[str]:
                 if not valid(ref) or ref in known[target]:
                     continue  # a malformed reference is reported by the field validation
                 at = f"{path}.{table}[{label}].{field}" + ("" if i is None else f"[{i}]")
-                yield error_line(at, f"unknown {target.rstrip('s')} {ref!r} — hall {code} has {target} "
-                                 f"{listing(known[target])}", f"add a [[halls.{target}]] with {key_field} = "
+                has = f"has {target} {listing(known[target])}" if known[target] else f"has no {target}"
+                yield error_line(at, f"unknown {target.rstrip('s')} {ref!r} — hall {code} {has}",
+                                 f"add a [[halls.{target}]] with {key_field} = "
                                  f"{toml_value(ref)}, or remove {ref!r} from this {owner}")
     served = {p for _, row in _rows(raw, "windows") if isinstance(row.get("queues"), list) for p in row["queues"]
               if isinstance(p, str)}
     for prefix in known["queues"]:
-        if prefix not in served:
+        if prefix not in served and "windows" not in incomplete:
             yield error_line(f"{path}.queues[{prefix}]", f"no window serves queue {prefix!r} — its tickets could never "
                              "be called", f'add "{prefix}" to the queues of a [[halls.windows]], or remove this queue')
 
@@ -325,3 +363,25 @@ def toml_error(message: str, text: str) -> str:
     quoted = f" in: {lines[int(m[1]) - 1].strip()}" if m and 0 < int(m[1]) <= len(lines) else ""
     return error_line(where, f"{reason}{quoted}", 'correct the TOML syntax there — text needs double quotes '
                       '(name = "综合受理", hours "08:30-12:00"), tables are [name], arrays of tables [[name]]')
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file, or a ConfigError saying why it cannot be read."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [f"no such file (looked for {path.absolute()}). Fix: pass --config PATH or "
+                                      "set HALL_CONFIG=PATH to the hall's config.toml (the repository root has a "
+                                      "demo one)."],
+                          summary="cannot be read") from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"{exc.strerror or exc}. Fix: check the path and its permissions, or pass "
+                                      "--config PATH / set HALL_CONFIG=PATH."], summary="cannot be read") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"byte {exc.start} is not UTF-8. Fix: save the file as UTF-8."],
+                          summary="cannot be read") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [toml_error(str(exc), text)], summary="is not valid TOML") from None
+    return data
