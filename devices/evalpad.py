@@ -12,7 +12,6 @@ frame with a bad length or a level outside 1–5 is ignored.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 from collections.abc import Callable

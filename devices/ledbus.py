@@ -28,7 +28,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
-import threading
 import time
 from collections.abc import Callable, Iterable
 

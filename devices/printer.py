@@ -28,6 +28,7 @@ from escpos.constants import (CTL_LF, FS, HW_INIT, PAPER_PART_CUT, RT_STATUS, TX
 from escpos.escpos import Escpos
 from escpos.printer import Dummy
 
+from devices.escpos_io import NoReply, PortEscpos, SocketEscpos
 from devices.health import OK_STATES, Backoff, DeviceState, StateCallback, call_safely
 from devices.worker import DeviceWorker
 
@@ -226,68 +227,6 @@ class Printer(DeviceWorker):
 
     def _write(self, data: bytes) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-class NoReply(Exception):
-    """The printer did not answer a DLE EOT query in time."""
-
-
-class PortEscpos(Escpos):
-    """An escpos transport over an already opened pyserial port (``devfile`` cannot be a URL)."""
-
-    def __init__(self, port: serial.SerialBase, **kwargs: Any) -> None:
-        Escpos.__init__(self, **kwargs)
-        self.device = port
-
-    def clear_input(self) -> None:
-        self.device.reset_input_buffer()
-
-    def _raw(self, msg: bytes) -> None:
-        self.device.write(msg)
-
-    def _read(self) -> bytes:
-        return self.device.read(1)
-
-    def close(self) -> None:
-        if self._device:
-            self._device.close()
-        self._device = False
-
-
-class SocketEscpos(Escpos):
-    """An escpos transport over a connected TCP socket (port 9100 printers)."""
-
-    def __init__(self, sock: socket.socket, **kwargs: Any) -> None:
-        Escpos.__init__(self, **kwargs)
-        self.device = sock
-
-    def clear_input(self) -> None:
-        self.device.setblocking(False)
-        try:
-            while self.device.recv(64):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
-        finally:
-            self.device.setblocking(True)
-
-    def _raw(self, msg: bytes) -> None:
-        self.device.sendall(msg)
-
-    def _read(self) -> bytes:
-        data = self.device.recv(1)
-        if not data:
-            raise ConnectionResetError("printer closed the connection")
-        return data
-
-    def close(self) -> None:
-        if self._device:
-            try:
-                self._device.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._device.close()
-        self._device = False
 
 
 class EscposPrinter(Printer):

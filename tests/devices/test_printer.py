@@ -213,3 +213,11 @@ def test_virtual_printer_keeps_jobs_while_failing_and_submit_never_blocks(state_
         assert printer.printed[-1] == (SLIP, slip_bytes(SLIP, 80))
     finally:
         printer.stop()
+
+
+def test_usb_printer_without_the_device_is_offline_and_keeps_jobs():
+    from devices.printer import UsbPrinter
+    printer = UsbPrinter("kiosk-usb", usb_vendor=0xFFFE, usb_product=0xFFFE)
+    printer.submit(SLIP)
+    assert printer._poll() == DeviceState.OFFLINE  # no such device (or no libusb): offline
+    assert printer.pending() == 1
