@@ -31,6 +31,8 @@ def create_app(settings: Any = None, *, config_path: str | None = None,
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
+    from hall.web import pages  # the browser pages, Babel and CSRF
+    pages.init_app(app)
 
     @app.get("/healthz")
     def healthz():

@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
-from hall import calendar, events, present
+from hall import calendar, events, notices, present
 from hall.models import Hall, Queue, Role, Ticket, Window
 from hall.runtime import Runtime
 from hall.tickets import secret_matches
 from hall.tokens import Principal, verify
+from hall.web.auth import session_principal
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/live"
@@ -33,6 +34,11 @@ def window_room(code: str, number: int) -> str:
 
 def ticket_room(ticket_id: int) -> str:
     return f"ticket:{ticket_id}"
+
+
+def queue_room(code: str, prefix: str) -> str:
+    """Mobile tickets waiting in a queue: they hear its queue.changed to update 'people ahead'."""
+    return f"queue:{code}:{prefix}"
 
 
 def snapshot(rt: Runtime, code: str, window: int | None = None,
@@ -62,7 +68,7 @@ def snapshot(rt: Runtime, code: str, window: int | None = None,
             .order_by(Ticket.called_at.desc()).limit(10)).all()
         out["recent_calls"] = [present.public_ticket_view(present.ticket_view(session, hall, t))
                                for t in recent]
-        out["notices"] = list(hall.settings.notices)
+        out["notices"] = notices.get_notices(session, hall)
     return out
 
 
@@ -90,6 +96,10 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
             socketio.emit(event.name, public, to=window_room(event.hall, number), namespace=NAMESPACE)
         if event.ticket_id is not None:
             socketio.emit(event.name, message, to=ticket_room(event.ticket_id), namespace=NAMESPACE)
+        queue = message.get("queue")
+        if event.name == events.QUEUE_CHANGED and isinstance(queue, dict) and queue.get("prefix"):
+            socketio.emit(event.name, public, to=queue_room(event.hall, queue["prefix"]),
+                          namespace=NAMESPACE)
 
     rt.bus.subscribe(deliver)
 
@@ -138,9 +148,16 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], dict[str, Any]
             if ticket is None or not secret or not secret_matches(ticket, secret):
                 raise PermissionError("unknown ticket or wrong secret")
             hall = rt.hall_by_id(ticket.hall_id)
-        return [ticket_room(ticket_id)], snapshot(rt, hall.code, ticket_id=ticket_id, full=False)
+            prefix = hall.queue_prefixes[ticket.queue_id]
+        return ([ticket_room(ticket_id), queue_room(hall.code, prefix)],
+                snapshot(rt, hall.code, ticket_id=ticket_id, full=False))
     token = auth.get("token")
     code = auth.get("hall")
+    if token is None and isinstance(code, str) and code in rt.halls:
+        who = session_principal(rt)
+        if who is None or not who.in_hall(rt.halls[code]):
+            raise PermissionError("sign in first (/login), or send a token")
+        return [hall_room(code)], snapshot(rt, code)
     if not isinstance(token, str) or not isinstance(code, str) or code not in rt.halls:
         raise PermissionError("send auth={'token': …, 'hall': 'XS'} or {'ticket': id, 'secret': …}")
     hall = rt.halls[code]
@@ -159,3 +176,4 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], dict[str, Any]
             raise PermissionError(f"hall {code} has no window {window!r}")
         return [window_room(code, window)], snapshot(rt, code, window=window)
     return [hall_room(code)], snapshot(rt, code)
+

@@ -1,18 +1,20 @@
-"""Who is calling the API: bearer tokens with a role and a scope (a hall; a window for clerk and pad)."""
+"""Who is calling: bearer tokens with a role and a scope (a hall; a window for clerk and pad), or a staff session."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
+from flask_wtf.csrf import ValidationError as CsrfInvalid, validate_csrf
 
 from hall.directory import HallRef
-from hall.models import Role
+from hall.models import Role, Staff
 from hall.runtime import Runtime
 from hall.tokens import Principal, verify
 from hall.web.errors import ApiError
 
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def runtime() -> Runtime:
@@ -20,7 +22,7 @@ def runtime() -> Runtime:
 
 
 def principal() -> Principal | None:
-    """The caller, from ``Authorization: Bearer …``; None when no token is given."""
+    """The caller, from ``Authorization: Bearer …`` or a staff login session; None when neither."""
     if "principal" in g:
         return g.principal
     header = request.headers.get("Authorization", "")
@@ -30,13 +32,38 @@ def principal() -> Principal | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "Send the token as 'Authorization: Bearer <token>'.")
         rt = runtime()
-        with rt.db.read() as session:
-            found = verify(session, token.strip(), rt.window_numbers)
+        with rt.db.read() as db:
+            found = verify(db, token.strip(), rt.window_numbers)
         if found is None:
             raise ApiError(401, "unauthorized", "This token is unknown or has been revoked; ask the "
                            "hall's administrator for a new one (python run.py token create).")
+    elif "staff" in session:
+        found = session_principal(runtime())
+        if found is not None and request.method not in SAFE_METHODS:
+            # A cookie rides along on any site's form post; only our pages know the CSRF token.
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except CsrfInvalid:
+                raise ApiError(403, "csrf_failed", "This page has expired (its security token is "
+                               "missing or old); reload the page and try again.") from None
     g.principal = found
     return found
+
+
+def session_principal(rt: Runtime) -> Principal | None:
+    """The staff member signed in through /login: a clerk at the window they signed in to, or a manager."""
+    staff = session.get("staff")
+    if not isinstance(staff, dict) or staff.get("hall") not in rt.halls:
+        return None
+    hall = rt.halls[staff["hall"]]
+    with rt.db.read() as db:
+        row = db.get(Staff, staff.get("id"))
+        if row is None or not row.active or row.hall_id != hall.id:
+            return None
+        role = Role.MANAGER if row.role == "manager" else Role.CLERK
+        window = session.get("window") if role is Role.CLERK else None
+        return Principal(role=role, hall_id=hall.id, window_number=window,
+                         actor=f"staff:{row.login}", staff_id=row.id)
 
 
 def require(hall: HallRef, roles: Iterable[Role] = ALL_ROLES, window: int | None = None) -> Principal:
@@ -53,6 +80,8 @@ def require(hall: HallRef, roles: Iterable[Role] = ALL_ROLES, window: int | None
         raise ApiError(403, "forbidden", f"This token does not belong to hall {hall.code}.")
     if (window is not None and who.role in (Role.CLERK, Role.PAD)
             and who.window_number != window):
+        if who.window_number is None:
+            raise ApiError(403, "forbidden", f"Sign in to window {window} on its counter page first.")
         raise ApiError(403, "forbidden", f"This token belongs to window {who.window_number}, "
                        f"not window {window}.")
     return who

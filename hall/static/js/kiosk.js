@@ -1,0 +1,99 @@
+// The kiosk (取号机): live queue counts, a priority choice, elderly mode, the ticket on screen with its QR code.
+"use strict";
+(function () {
+  const root = document.querySelector(".kiosk");
+  const hall = root.dataset.hall;
+  const token = Hall.deviceToken("kiosk", hall);
+  const kioskName = new URLSearchParams(location.search).get("kiosk");
+  const overlay = document.getElementById("ticket");
+  let priority = "none";
+  let printerOk = true;
+  let closeTimer = null;
+
+  if (!token) { Hall.showStatus(Hall.t("no_token")); return; }
+
+  const elderlyBtn = document.getElementById("elderly");
+  function setElderly(on) {
+    document.body.classList.toggle("elderly", on);
+    elderlyBtn.setAttribute("aria-pressed", on ? "true" : "false");
+    localStorage.setItem("hall.kiosk.elderly", on ? "1" : "");
+  }
+  // Elderly mode is per visitor: it starts off, and ends with each ticket.
+  elderlyBtn.addEventListener("click", () => setElderly(!document.body.classList.contains("elderly")));
+  if (new URLSearchParams(location.search).get("elderly") === "1") setElderly(true);
+
+  document.querySelectorAll("[data-priority]").forEach((chip) => chip.addEventListener("click", () => {
+    priority = chip.dataset.priority;
+    document.querySelectorAll("[data-priority]").forEach((c) => {
+      c.classList.toggle("on", c === chip);
+      c.setAttribute("aria-pressed", c === chip ? "true" : "false");
+    });
+  }));
+
+  function showQueue(q) {
+    const btn = root.querySelector('[data-queue="' + q.prefix + '"]');
+    if (!btn) return;
+    btn.disabled = !q.open;
+    btn.querySelector("[data-waiting]").textContent = q.open ? Hall.t("waiting_n", { n: q.waiting }) : Hall.t("closed");
+    btn.querySelector("[data-wait]").textContent = q.open ? Hall.minutes(q.expected_wait_s) : "";
+  }
+
+  function printerChanged(device) {
+    if (!device || (device.kind && device.kind !== "printer")) return;
+    if (kioskName && device.kiosk && device.kiosk !== kioskName) return;
+    printerOk = !(device.ok === false || (device.state && !["ok", "online", "ready"].includes(device.state)));
+  }
+
+  Hall.live({ token, hall }, {
+    hallRoom: true,
+    onSnapshot(snap) {
+      Hall.showStatus("");
+      (snap.queues || []).forEach(showQueue);
+      (snap.devices || []).forEach(printerChanged);
+    },
+    onEvent(name, ev) {
+      if (name === "queue.changed" && ev.queue) showQueue(ev.queue);
+      if (name === "device.changed") printerChanged(ev.device || ev);
+    },
+    onRefused(message) { Hall.showStatus(Hall.t("no_token") + " (" + message + ")"); },
+  });
+
+  root.querySelectorAll("[data-queue]").forEach((btn) => btn.addEventListener("click", async () => {
+    if (btn.disabled) return;
+    root.querySelectorAll("[data-queue]").forEach((b) => b.classList.add("busy"));
+    try {
+      const ticket = await Hall.api("POST", "/api/v1/halls/" + hall + "/tickets",
+        { queue: btn.dataset.queue, priority, channel: "kiosk" }, token);
+      showTicket(ticket, btn.querySelector(".q-name").textContent);
+    } catch (err) {
+      Hall.showStatus(err.message);
+      setTimeout(() => Hall.showStatus(""), 8000);
+    } finally {
+      root.querySelectorAll("[data-queue]").forEach((b) => b.classList.remove("busy"));
+    }
+  }));
+
+  function showTicket(ticket, queueName) {
+    const set = (k, v) => { overlay.querySelector('[data-t="' + k + '"]').textContent = v; };
+    set("queue", queueName);
+    set("number", ticket.number);
+    set("ahead", Hall.t("ahead_n", { n: ticket.ahead }));
+    set("wait", Hall.minutes(ticket.expected_wait_s));
+    const secret = new URL(ticket.track_url).searchParams.get("s");
+    overlay.querySelector('[data-t="qr"]').src =
+      "/kiosk/" + hall + "/qr/" + ticket.id + ".svg?s=" + encodeURIComponent(secret);
+    // The printer is not wired to issuing yet: the slip on screen is always shown.
+    const printed = ticket.printed !== false && !(ticket.printer && ticket.printer.ok === false);
+    overlay.querySelector('[data-t="printer"]').hidden = printed && printerOk;
+    overlay.hidden = false;
+    clearTimeout(closeTimer);
+    closeTimer = setTimeout(closeTicket, 45000);
+  }
+
+  function closeTicket() {
+    overlay.hidden = true;
+    setElderly(false);
+    document.querySelector('[data-priority="none"]').click();
+  }
+  document.getElementById("ticket-done").addEventListener("click", closeTicket);
+})();
