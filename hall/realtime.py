@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, request
-from flask_socketio import SocketIO, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # socketio's, not the builtin
 
 from hall import calendar, events, notices, present
 from hall.models import Hall, Queue, Role, Ticket, Window
@@ -83,8 +83,10 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
 
 def init_app(app: Flask, rt: Runtime) -> SocketIO:
     queue_url = rt.settings.server.message_queue
+    # manage_session=False: Flask 3.1 made RequestContext.session read-only, which Flask-SocketIO's
+    # own session copy assigns to (AttributeError on every event); /live only reads the login cookie.
     socketio = SocketIO(app, async_mode="threading", message_queue=queue_url,
-                        cors_allowed_origins=[], json=app.json)
+                        cors_allowed_origins=[], json=app.json, manage_session=False)
     app.extensions["hall.socketio"] = socketio
 
     def deliver(event: events.Event) -> None:
