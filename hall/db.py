@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,13 +60,20 @@ class Database:
             self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20,
                                            pool_pre_ping=True)
             self.read_engine = self.engine
+        # SQLite has one writer at a time. Threads of this process queue on a Python lock
+        # instead of SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
         self.write_sessions = so.sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = so.sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[so.Session]:
         """A session whose transaction commits on success and rolls back on any error."""
-        with self.write_sessions() as session, session.begin():
+        if self._write_lock is None:
+            with self.write_sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self.write_sessions() as session, session.begin():
             yield session
 
     @contextlib.contextmanager

@@ -149,21 +149,47 @@ _PENDING = "hall.pending_events"
 
 
 def record(session: so.Session, hall_id: int, hall_code: str, name: str, at: dt.datetime,
-           **payload: Any) -> Event:
-    """Record an event to publish when ``session`` commits, with the hall's next seq."""
+           **payload: Any) -> None:
+    """Record an event to publish when ``session`` commits; its seq is given just before."""
+    session.info.setdefault(_PENDING, []).append(
+        Event(name=name, hall=hall_code, seq=0, at=at, payload=payload, hall_id=hall_id))
+
+
+_BUMP_SEQ: sa.Update | None = None
+
+
+def _number(session: so.Session) -> None:
+    """Give the pending events their halls' next seq numbers, one UPDATE per hall, in order.
+
+    Done in the committing transaction, so seq numbers are gap-free across processes; the
+    hall row stays locked until commit, so they are also published in commit order.
+    """
     from hall.models import Hall  # local: models imports nothing of this module
 
-    seq = session.execute(
-        sa.update(Hall).where(Hall.id == hall_id).values(event_seq=Hall.event_seq + 1)
-        .returning(Hall.event_seq)
-    ).scalar_one()
-    event = Event(name=name, hall=hall_code, seq=seq, at=at, payload=payload, hall_id=hall_id)
-    session.info.setdefault(_PENDING, []).append(event)
-    return event
+    pending: list[Event] = session.info.get(_PENDING) or []
+    if not pending or pending[0].seq:
+        return
+    by_hall: dict[int, list[int]] = {}
+    for index, event in enumerate(pending):
+        by_hall.setdefault(event.hall_id, []).append(index)
+    global _BUMP_SEQ
+    if _BUMP_SEQ is None:  # built once: every action commits through here
+        table = Hall.__table__
+        _BUMP_SEQ = (table.update().where(table.c.id == sa.bindparam("hall"))
+                     .values(event_seq=table.c.event_seq + sa.bindparam("n", type_=sa.BigInteger))
+                     .returning(table.c.event_seq))
+    for hall_id, indexes in sorted(by_hall.items()):
+        last = session.connection().execute(_BUMP_SEQ, {"hall": hall_id, "n": len(indexes)}).scalar_one()
+        for offset, index in enumerate(indexes):
+            pending[index] = dataclasses.replace(pending[index], seq=last - len(indexes) + 1 + offset)
 
 
 def bind(session_factory: so.sessionmaker, bus: EventBus) -> None:
     """Publish a session's recorded events on ``bus`` after it commits; drop them on rollback."""
+
+    @sa.event.listens_for(session_factory, "before_commit")
+    def _before_commit(session: so.Session) -> None:
+        _number(session)
 
     @sa.event.listens_for(session_factory, "after_commit")
     def _after_commit(session: so.Session) -> None:

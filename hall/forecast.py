@@ -20,13 +20,22 @@ MIN_SAMPLES = 5
 RECENT_SERVICES = 20
 
 
+# Built once with bound parameters: the forecast runs on every issue (hot path).
+_RECENT = (sa.select(Service.called_at, Service.ended_at)
+           .where(Service.hall_id == sa.bindparam("hall"), Service.business_day == sa.bindparam("day"),
+                  Service.queue_id == sa.bindparam("queue"), Service.outcome == "done")
+           .order_by(Service.ended_at.desc()).limit(RECENT_SERVICES))
+_OPEN_SERVING = (sa.select(Window.id, WindowQueue.queue_id)
+                 .join(WindowQueue, WindowQueue.window_id == Window.id)
+                 .where(Window.hall_id == sa.bindparam("hall"), Window.state.in_(OPEN_WINDOW_STATES),
+                        Window.id.in_(sa.select(WindowQueue.window_id)
+                                      .where(WindowQueue.queue_id == sa.bindparam("queue")))))
+_BUSY_QUEUES = (sa.select(Ticket.queue_id).where(Ticket.hall_id == sa.bindparam("hall"),
+                                                 Ticket.status == TicketStatus.WAITING).distinct())
+
+
 def mean_service_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> float:
-    durations = session.execute(
-        sa.select(Service.called_at, Service.ended_at)
-        .where(Service.hall_id == hall.id, Service.business_day == day,
-               Service.queue_id == queue_id, Service.outcome == "done")
-        .order_by(Service.ended_at.desc()).limit(RECENT_SERVICES)
-    ).all()
+    durations = session.connection().execute(_RECENT, {"hall": hall.id, "day": day, "queue": queue_id}).all()
     if len(durations) < MIN_SAMPLES:
         return float(hall.queue_settings(queue_id).avg_service_s)
     return sum((end - start).total_seconds() for start, end in durations) / len(durations)
@@ -34,19 +43,12 @@ def mean_service_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.da
 
 def servers(session: so.Session, hall: HallRef, queue_id: int) -> float:
     """Windows working on ``queue_id`` now, shared among the busy queues each one serves."""
-    rows = session.execute(
-        sa.select(Window.id, WindowQueue.queue_id)
-        .join(WindowQueue, WindowQueue.window_id == Window.id)
-        .where(Window.hall_id == hall.id, Window.state.in_(OPEN_WINDOW_STATES),
-               Window.id.in_(sa.select(WindowQueue.window_id).where(WindowQueue.queue_id == queue_id)))
-    ).all()
+    rows = session.connection().execute(_OPEN_SERVING, {"hall": hall.id, "queue": queue_id}).all()
     if not rows:
         configured = sum(1 for w in hall.settings.windows
                          if hall.queue_prefixes[queue_id] in w.queues)
         return float(max(configured, 1))
-    busy = set(session.scalars(
-        sa.select(Ticket.queue_id).where(Ticket.hall_id == hall.id,
-                                         Ticket.status == TicketStatus.WAITING).distinct()))
+    busy = set(session.connection().execute(_BUSY_QUEUES, {"hall": hall.id}).scalars())
     busy.add(queue_id)
     per_window: dict[int, int] = {}
     for window_id, served in rows:
@@ -55,8 +57,19 @@ def servers(session: so.Session, hall: HallRef, queue_id: int) -> float:
     return sum(1 / k for k in per_window.values()) or 1.0
 
 
+def per_person_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> float:
+    """Seconds of waiting each person ahead adds; memoised for the transaction (an action
+    asks for it for the ticket and again for its queue)."""
+    session.flush()  # Core statements below do not autoflush
+    memo = session.info.setdefault("hall.forecast", {})
+    key = (queue_id, day)
+    if key not in memo:
+        memo[key] = mean_service_s(session, hall, queue_id, day) / servers(session, hall, queue_id)
+    return memo[key]
+
+
 def expected_wait_s(session: so.Session, hall: HallRef, queue_id: int, ahead: int,
                     day: dt.date) -> int:
     if ahead <= 0:
         return 0
-    return round(ahead * mean_service_s(session, hall, queue_id, day) / servers(session, hall, queue_id))
+    return round(ahead * per_person_s(session, hall, queue_id, day))

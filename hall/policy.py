@@ -56,15 +56,27 @@ def select_next(session: so.Session, window: Window, now: dt.datetime) -> Ticket
     return max(heads, key=lambda h: (h[0], h[1]))[2]
 
 
+def _ahead_statement(scope: Any) -> sa.Select:
+    # Built once: this runs on every issue and every ticket view (hot path).
+    return sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.status == TicketStatus.WAITING, scope,
+        sa.or_(Ticket.sort_key < sa.bindparam("key"),
+               sa.and_(Ticket.sort_key == sa.bindparam("key"), Ticket.id < sa.bindparam("id"))))
+
+
+_AHEAD_IN_QUEUE = _ahead_statement(sa.and_(Ticket.queue_id == sa.bindparam("scope"),
+                                           Ticket.target_window_id.is_(None)))
+_AHEAD_AT_WINDOW = _ahead_statement(Ticket.target_window_id == sa.bindparam("scope"))
+
+
 def count_ahead(session: so.Session, ticket: Ticket) -> int:
     """Waiting tickets that the policy would call before ``ticket`` in its queue."""
     if ticket.status != TicketStatus.WAITING:
         return 0
-    scope = (Ticket.target_window_id == ticket.target_window_id if ticket.target_window_id
-             else sa.and_(Ticket.queue_id == ticket.queue_id, Ticket.target_window_id.is_(None)))
-    return session.scalar(
-        sa.select(sa.func.count()).select_from(Ticket).where(
-            Ticket.status == TicketStatus.WAITING, scope,
-            sa.or_(Ticket.sort_key < ticket.sort_key,
-                   sa.and_(Ticket.sort_key == ticket.sort_key, Ticket.id < ticket.id)))
-    ) or 0
+    session.flush()  # Core statements below do not autoflush
+    if ticket.target_window_id:
+        statement, scope = _AHEAD_AT_WINDOW, ticket.target_window_id
+    else:
+        statement, scope = _AHEAD_IN_QUEUE, ticket.queue_id
+    return session.connection().execute(statement, {"scope": scope, "key": ticket.sort_key,
+                                       "id": ticket.id}).scalar() or 0

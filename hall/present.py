@@ -83,11 +83,15 @@ def waiting_counts(session: so.Session, hall: HallRef) -> dict[int, int]:
     return dict(rows)
 
 
+_WAITING_IN_QUEUE = sa.select(sa.func.count()).select_from(Ticket).where(
+    Ticket.queue_id == sa.bindparam("queue"), Ticket.status == TicketStatus.WAITING)
+
+
 def queue_view(session: so.Session, hall: HallRef, queue: Queue, waiting: int | None = None,
                day: dt.date | None = None) -> dict[str, Any]:
+    session.flush()  # Core statements below do not autoflush
     if waiting is None:
-        waiting = session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
-            Ticket.queue_id == queue.id, Ticket.status == TicketStatus.WAITING)) or 0
+        waiting = session.connection().execute(_WAITING_IN_QUEUE, {"queue": queue.id}).scalar() or 0
     settings = hall.settings.queue(queue.prefix)
     expected = forecast.expected_wait_s(session, hall, queue.id, waiting, day) if day else None
     return {

@@ -48,7 +48,8 @@ def secret_matches(ticket: Ticket, secret: str) -> bool:
 def lock_hall(session: so.Session, hall: HallRef) -> None:
     """Serialise the hall's actions: events get their seq in commit order (PostgreSQL row lock;
     on SQLite the BEGIN IMMEDIATE write lock already does it)."""
-    session.execute(sa.select(Hall.id).where(Hall.id == hall.id).with_for_update())
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(sa.select(Hall.id).where(Hall.id == hall.id).with_for_update())
 
 
 def log_ticket(session: so.Session, hall: HallRef, ticket: Ticket, kind: str, at: dt.datetime,

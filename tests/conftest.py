@@ -116,3 +116,32 @@ def hall(rt):
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     os.environ.setdefault("HALL_TESTING", "1")
+
+
+@pytest.fixture
+def app(tmp_path: pathlib.Path, migrated_template: pathlib.Path, frozen_clock: FrozenClock):
+    from hall.app import create_app
+    shutil.copy(migrated_template, tmp_path / "hall.db")
+    application = create_app(settings_for(tmp_path), clock=frozen_clock, base_url="http://hall.test")
+    yield application
+    application.extensions["hall"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def token(app):
+    """token(role, window=None, hall="T1") → a bearer header dict for that role."""
+    from hall import tokens
+    rt = app.extensions["hall"]
+
+    def make(role: str, window: int | None = None, hall: str | None = "T1") -> dict[str, str]:
+        with rt.db.write() as session:
+            value = tokens.create_token(session, rt.halls[hall] if hall else None, role,
+                                        rt.clock.now(), window=window)
+        return {"Authorization": f"Bearer {value}"}
+
+    return make

@@ -1,0 +1,37 @@
+"""A process that issues tickets into a shared database (used by test_concurrency)."""
+from __future__ import annotations
+
+import pathlib
+import sys
+import threading
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+
+def issue_many(tmp: str, count: int, threads: int, queues: str, clock_iso: str) -> list[str]:
+    from conftest import FrozenClock, settings_for
+    from hall import runtime, tickets
+    from hall.clock import parse_instant
+    rt = runtime.start(settings_for(pathlib.Path(tmp)), clock=FrozenClock(parse_instant(clock_iso)))
+    hall = rt.halls["T1"]
+    numbers: list[str] = []
+    lock = threading.Lock()
+
+    def work(n: int, offset: int) -> None:
+        for i in range(n):
+            queue = queues[(i + offset) % len(queues)]
+            with rt.db.write() as session:
+                issued = tickets.issue_ticket(session, hall, tickets.IssueRequest(queue=queue),
+                                              "kiosk", rt.clock.now())
+            with lock:
+                numbers.append(issued.view["number"])
+
+    per = count // threads
+    pool = [threading.Thread(target=work, args=(per, k)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    rt.close()
+    return numbers
