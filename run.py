@@ -101,7 +101,11 @@ def serve(argv: list[str]) -> int:
     from hall.app import create_app
     from hall.clock import Clock, parse_instant
     try:
-        clock = Clock(parse_instant(args.clock) if args.clock else None, args.speed)
+        if args.demo and not args.clock:
+            from hall.demo import demo_clock
+            clock = demo_clock(settings)
+        else:
+            clock = Clock(parse_instant(args.clock) if args.clock else None, args.speed)
     except ValueError as err:
         sys.exit(f"--clock: {err}")
     host = args.host or settings.server.host

@@ -55,13 +55,20 @@ def create_token(session: so.Session, hall: HallRef | None, role: str, now: dt.d
     return token
 
 
+# Built once: every API request verifies its token (checked in the database each time, so a
+# revoked token stops working at once, in every process).
+_LOOKUP = sa.select(ApiToken.id, ApiToken.role, ApiToken.hall_id, ApiToken.window_id, ApiToken.label) \
+    .where(ApiToken.token_hash == sa.bindparam("digest"), ApiToken.revoked_at.is_(None))
+
+
 def verify(session: so.Session, token: str, window_numbers: dict[int, int]) -> Principal | None:
-    row = session.scalars(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token))).one_or_none()
-    if row is None or row.revoked_at is not None:
+    row = session.execute(_LOOKUP, {"digest": _digest(token)}).first()
+    if row is None:
         return None
-    return Principal(role=row.role, hall_id=row.hall_id,
-                     window_number=window_numbers.get(row.window_id) if row.window_id else None,
-                     actor=f"token:{row.id}" + (f":{row.label}" if row.label else ""), token_id=row.id)
+    token_id, role, hall_id, window_id, label = row
+    return Principal(role=Role(role), hall_id=hall_id,
+                     window_number=window_numbers.get(window_id) if window_id else None,
+                     actor=f"token:{token_id}" + (f":{label}" if label else ""), token_id=token_id)
 
 
 def revoke(session: so.Session, token_id: int, now: dt.datetime) -> None:

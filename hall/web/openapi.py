@@ -14,7 +14,7 @@ _MODELS: list[type[BaseModel]] = [
     schemas.IssueBody, schemas.FinishBody, schemas.TransferBody, schemas.PauseBody,
     schemas.SignInBody, schemas.RatingBody, schemas.ErrorOut, schemas.TicketOut,
     schemas.TicketResult, schemas.WindowResult, schemas.WindowList, schemas.QueueList,
-    schemas.HallList, schemas.RatingOut, schemas.StatsOut,
+    schemas.HallList, schemas.RatingOut, schemas.StatsOut, schemas.NoticesBody, schemas.NoticesOut,
 ]
 
 WINDOW_ACTIONS = {
@@ -97,6 +97,12 @@ def build_spec() -> dict[str, Any]:
             params=[_path("id", "integer"), {"name": "s", "in": "query", "required": False,
                                              "schema": {"type": "string"}}],
             errors=(400, 409, 422) + common)},
+        "/api/v1/halls/{hall}/notices": {
+            "get": _op("The notices scrolled on the hall screen.", ("200", "NoticesOut"),
+                       params=[hall_p], errors=common),
+            "put": _op("Replace the notices (manager); every hall screen shows them at once.",
+                       ("200", "NoticesOut"), "NoticesBody", params=[hall_p],
+                       errors=(400, 422) + common)},
         "/api/v1/halls/{hall}/stats": {"get": _op(
             "The day's KPIs.", ("200", "StatsOut"), params=[
                 hall_p, {"name": "date", "in": "query", "required": False,

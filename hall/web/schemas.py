@@ -150,3 +150,11 @@ class StatsOut(BaseModel):
     ratings: int
     evaluation_rate: float | None
     good_rate: float | None
+
+
+class NoticesBody(Body):
+    notices: list[str] = Field(max_length=50, description="Lines scrolled on the hall screen.")
+
+
+class NoticesOut(BaseModel):
+    notices: list[str]

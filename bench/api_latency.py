@@ -1,0 +1,83 @@
+"""Issue and call over HTTP on loopback with 1 and 8 concurrent clients: p50/p99 latency, throughput.
+
+    .venv/bin/python bench/api_latency.py [--tickets 1200] [--calls 600]
+
+Serves the reference hall (config.toml, 52 windows) with the production server (gunicorn,
+1 worker, threads) on a fresh SQLite database, at a hall clock of Monday 09:00. The baseline,
+in the same run, is GET /healthz: the cost of a request that does no work, so the ratio shows
+what the domain adds. Targets (issue #2): issue p50 ≤ 3 ms, p99 ≤ 15 ms; ≥ 400 tickets/s with 8.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import itertools
+import time
+
+import requests
+
+from common import hall_server, percentile
+
+QUEUES = "ABCDEFGHJK"
+
+
+def timed(session: requests.Session, method: str, url: str, **kwargs) -> float:
+    start = time.perf_counter()
+    response = session.request(method, url, timeout=30, **kwargs)
+    elapsed = time.perf_counter() - start
+    if response.status_code >= 400:
+        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text[:200]}")
+    return elapsed
+
+
+def run(clients: int, jobs: list[tuple[str, str, dict]]) -> tuple[list[float], float]:
+    """Send ``jobs`` from ``clients`` threads, each with its own keep-alive session."""
+    sessions = [requests.Session() for _ in range(clients)]
+    chunks = [jobs[i::clients] for i in range(clients)]
+
+    def work(k: int) -> list[float]:
+        return [timed(sessions[k], m, u, **kw) for m, u, kw in chunks[k]]
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        latencies = list(itertools.chain.from_iterable(pool.map(work, range(clients))))
+    return latencies, time.perf_counter() - start
+
+
+def row(name: str, clients: int, latencies: list[float], wall: float, base_p50: float | None) -> str:
+    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    ratio = f"{p50 / base_p50:5.1f}×" if base_p50 else "    –"
+    return (f"{name:<10} {clients:>7} {len(latencies):>6} {p50:8.2f} {p99:8.2f} "
+            f"{len(latencies) / wall:9.0f} {ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=1200)
+    parser.add_argument("--calls", type=int, default=600)
+    args = parser.parse_args()
+    with hall_server() as server:
+        kiosk, manager = server.token("kiosk"), server.token("manager")
+        k_head = {"Authorization": f"Bearer {kiosk}"}
+        m_head = {"Authorization": f"Bearer {manager}"}
+        issue = f"{server.url}/api/v1/halls/XS/tickets"
+        print(f"server: gunicorn, 1 worker, threads; SQLite; reference hall XS; {server.url}")
+        print(f"{'request':<10} {'clients':>7} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} vs no-op")
+        for clients in (1, 8):
+            noop = [("GET", f"{server.url}/healthz", {})] * 400
+            base, wall = run(clients, noop)
+            base_p50 = percentile(base, 50) * 1000
+            print(row("no-op", clients, base, wall, None))
+            jobs = [("POST", issue, {"json": {"queue": QUEUES[i % len(QUEUES)]}, "headers": k_head})
+                    for i in range(args.tickets // (2 if clients == 1 else 1))]
+            lat, wall = run(clients, jobs)
+            print(row("issue", clients, lat, wall, base_p50))
+            calls = [("POST", f"{server.url}/api/v1/halls/XS/windows/{1 + i % 52}/call",
+                      {"headers": m_head}) for i in range(args.calls // (2 if clients == 1 else 1))]
+            lat, wall = run(clients, calls)
+            print(row("call", clients, lat, wall, base_p50))
+        print(f"server CPU: {server.cpu_seconds():.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""The WSGI entry point for production servers: gunicorn -w 1 --threads 100 'hall.wsgi:app'.
+
+Reads HALL_CONFIG, HALL_DATABASE_URL and HALL_CLOCK (an ISO 8601 start instant, for replays)
+from the environment.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from hall.app import create_app
+from hall.clock import Clock, parse_instant
+
+logging.basicConfig(level=os.environ.get("HALL_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+_start = os.environ.get("HALL_CLOCK")
+app = create_app(clock=Clock(parse_instant(_start) if _start else None,
+                             float(os.environ.get("HALL_CLOCK_SPEED", "1"))))
