@@ -1,4 +1,4 @@
-"""The configured devices as subscribers of domain events: slips, window screens, pads, device alerts."""
+"""The configured devices as subscribers of domain events: slips, screens, pads, device alerts."""
 from __future__ import annotations
 
 import dataclasses
@@ -43,7 +43,7 @@ class TaskQueue:
 
     def __init__(self, name: str, limit: int = 256) -> None:
         self.name = name
-        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue(limit)
+        self._queue: queue.Queue[tuple[Callable, tuple] | None] = queue.Queue(limit)
         self._cond = threading.Condition()
         self._pending = 0
         self.completed = 0  # tasks run so far, failed ones included
@@ -99,13 +99,8 @@ class Device:
     worker: DeviceWorker
     window_of: dict[int, int]  # pad/screen address → window number
 
-    @property
-    def name(self) -> str:
-        return self.settings.name
-
-    @property
-    def kind(self) -> str:
-        return self.settings.kind
+    def __post_init__(self) -> None:
+        self.name, self.kind = self.settings.name, self.settings.kind
 
     def view(self, state: DeviceState | None = None) -> dict[str, Any]:
         """The ``device`` of a ``device.changed`` event (and of a snapshot)."""
@@ -126,8 +121,8 @@ class Device:
         windows = sorted(self.settings.windows)
         where = ""
         if windows:
-            span = (f"{windows[0]}–{windows[-1]}" if windows == list(range(windows[0], windows[-1] + 1))
-                    else "、".join(map(str, windows)))
+            contiguous = windows == list(range(windows[0], windows[-1] + 1))
+            span = f"{windows[0]}–{windows[-1]}" if contiguous else "、".join(map(str, windows))
             where = f"（{span}号窗口）"
         return f"{KIND_TEXT.get(self.kind, self.kind)} {self.name}{where}"
 
@@ -230,7 +225,7 @@ class DeviceService:
         return device.worker.state.value if device else None
 
     def printer_status(self, hall_code: str, kiosk: str | None) -> dict[str, Any] | None:
-        """``{"name", "kind", "driver", "state", "ok", "kiosk"}`` of the kiosk's printer, or None."""
+        """``{"name", "kind", "driver", "state", "ok", "kiosk"}`` of the kiosk's printer or None."""
         device = self._printers.get((hall_code, kiosk)) if kiosk else None
         return device.view() if device else None
 
@@ -246,7 +241,7 @@ class DeviceService:
             return max(0.0, deadline - time.monotonic())
         queues = [*self.tasks.values(), *([self._dispatcher] if self._dispatcher else [])]
         for _ in range(3):  # a pad key writes → events → screens: settle the chain
-            if not (self.rt.bus.wait_idle(left()) and all(q.wait_idle(left()) for q in queues)):
+            if not self.rt.bus.wait_idle(left()) or not all(q.wait_idle(left()) for q in queues):
                 return False
         for device in self.devices.values():
             if device.worker.state not in OK_STATES:
@@ -287,7 +282,8 @@ class DeviceService:
         ticket, queue_view = event.payload["ticket"], event.payload.get("queue") or {}
         hall_notices = self._notices.get(event.hall) or []
         device.worker.submit(TicketSlip(
-            hall=self.rt.halls[event.hall].settings.name, queue=queue_view.get("name") or ticket["queue"],
+            hall=self.rt.halls[event.hall].settings.name,
+            queue=queue_view.get("name") or ticket["queue"],
             number=ticket["number"], ahead=ticket.get("ahead", 0),
             wait_min=math.ceil((ticket.get("expected_wait_s") or 0) / 60),
             issued_at=dt.datetime.fromisoformat(ticket["issued_at"]), url=ticket["track_url"],

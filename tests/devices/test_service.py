@@ -1,4 +1,4 @@
-"""DeviceService: domain events drive the virtual printer, screens and pads; pads drive the domain."""
+"""DeviceService: domain events drive the virtual printer, screens and pads; pads drive windows."""
 from __future__ import annotations
 
 import shutil
@@ -223,8 +223,8 @@ def test_call_pad_keys_drive_the_window(rt, svc):
     until(lambda: pads.texts[-1] == (11, "无此窗口"), what="unknown window refused")
 
 
-def test_a_failed_printer_alerts_keeps_issuing_and_prints_after_recovery(tmp_path, migrated_template,
-                                                                        device_settings):
+def test_a_failed_printer_alerts_keeps_issuing_and_prints_after_recovery(
+        tmp_path, migrated_template, device_settings):
     from hall.app import create_app
     shutil.copy(migrated_template, tmp_path / "hall.db")
     app = create_app(device_settings, clock=FrozenClock(MONDAY_9), base_url="http://hall.test",
@@ -250,7 +250,8 @@ def test_a_failed_printer_alerts_keeps_issuing_and_prints_after_recovery(tmp_pat
         assert changed.seq > 0 and seen.named("alert")[0].seq == changed.seq + 1
         assert svc.printer_state("T1", "K1") == "paper_out"
 
-        response = app.test_client().post("/api/v1/halls/T1/tickets", json={"queue": "A", "kiosk": "K1"},
+        response = app.test_client().post("/api/v1/halls/T1/tickets",
+                                          json={"queue": "A", "kiosk": "K1"},
                                           headers={"Authorization": f"Bearer {value}"})
         assert response.status_code == 201
         number = response.get_json()["number"]
