@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import socket
 import sys
@@ -47,7 +48,9 @@ def main(argv: list[str], settings: Any = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    if settings is None:
+    if settings is None:  # run as a command: show the drivers' warnings (port missing…)
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
         from hall.config import ConfigError, load_config
         try:
             settings = load_config(args.config)

@@ -124,3 +124,23 @@ def test_a_device_name_in_two_halls_needs_the_hall(tmp_path, capsys):
 def test_the_config_file_is_read_when_no_settings_are_given(tmp_path, capsys):
     assert cli.main(["--config", str(tmp_path / "missing.toml"), "list"]) == 2
     assert "missing.toml" in capsys.readouterr().err
+
+
+def serial_printer_settings(tmp_path, port: str):
+    return settings_for(tmp_path, [hall_dict(devices=[
+        {"name": "printer-tty", "kind": "printer", "driver": "serial", "port": port,
+         "baudrate": 19200}])])
+
+
+def test_test_print_on_a_serial_printer(tmp_path, pty_printer, capsys):
+    sim, path = pty_printer
+    assert cli.main(["test-print", "printer-tty"], serial_printer_settings(tmp_path, path)) == 0
+    assert "test slip sent; the printer is online" in capsys.readouterr().out
+    data = sim.wait_data(lambda d: b"A000" in d)
+    assert "这是一张测试票".encode("gb18030") in data
+
+
+def test_test_print_gives_up_after_the_timeout(tmp_path, capsys):
+    settings = serial_printer_settings(tmp_path, "/dev/pts/99999")  # no such pty
+    assert cli.main(["test-print", "printer-tty", "--timeout", "0.5"], settings) == 1
+    assert "not sent within 0.5 s; the printer is offline" in capsys.readouterr().err
