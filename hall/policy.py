@@ -58,10 +58,10 @@ def select_next(session: so.Session, window: Window, now: dt.datetime) -> Ticket
 
 def _ahead_statement(scope: Any) -> sa.Select:
     # Built once: this runs on every issue and every ticket view (hot path).
+    # A row-value comparison, not an OR: it stays a range scan of ix_tickets_waiting.
     return sa.select(sa.func.count()).select_from(Ticket).where(
         Ticket.status == TicketStatus.WAITING, scope,
-        sa.or_(Ticket.sort_key < sa.bindparam("key"),
-               sa.and_(Ticket.sort_key == sa.bindparam("key"), Ticket.id < sa.bindparam("id"))))
+        sa.tuple_(Ticket.sort_key, Ticket.id) < sa.tuple_(sa.bindparam("key"), sa.bindparam("id")))
 
 
 _AHEAD_IN_QUEUE = _ahead_statement(sa.and_(Ticket.queue_id == sa.bindparam("scope"),

@@ -9,16 +9,25 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
-def issue_many(tmp: str, count: int, threads: int, queues: str, clock_iso: str) -> list[str]:
+def issue_many(tmp: str, count: int, threads: int, queues: str, clock_iso: str,
+               database: str | None = None) -> list[str]:
     from conftest import FrozenClock, settings_for
     from hall import runtime, tickets
     from hall.clock import parse_instant
-    rt = runtime.start(settings_for(pathlib.Path(tmp)), clock=FrozenClock(parse_instant(clock_iso)))
+    rt = runtime.start(settings_for(pathlib.Path(tmp), database=database),
+                       clock=FrozenClock(parse_instant(clock_iso)))
     hall = rt.halls["T1"]
     numbers: list[str] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def work(n: int, offset: int) -> None:
+        try:
+            _work(n, offset)
+        except BaseException as err:  # reported to the test below, not lost in a thread
+            errors.append(err)
+
+    def _work(n: int, offset: int) -> None:
         for i in range(n):
             queue = queues[(i + offset) % len(queues)]
             with rt.db.write() as session:
@@ -34,4 +43,6 @@ def issue_many(tmp: str, count: int, threads: int, queues: str, clock_iso: str) 
     for t in pool:
         t.join()
     rt.close()
+    if errors:
+        raise errors[0]
     return numbers
