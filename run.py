@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-COMMANDS = ("token", "migrate")
+COMMANDS = ("token", "migrate", "devices")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python run.py", description="Serve the hall(s) of config.toml: the API, live events "
-        "and pages. Commands: 'token create' (a device or integration token), 'migrate'.",
+        "and pages. Commands: 'token create' (a device or integration token), 'migrate', "
+        "'devices' (list ports, test-print, light a screen).",
         epilog="Run 'python run.py token create --help' for tokens.")
     _common(parser)
     parser.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
@@ -113,6 +114,10 @@ def serve(argv: list[str]) -> int:
     base = settings.server.public_url or f"http://{host}:{port}"
     app = create_app(settings, database_url=args.database, clock=clock, base_url=base)
     rt = app.extensions["hall"]
+    from devices.service import start_devices  # this process drives the hall's devices
+    rt.devices = start_devices(rt)
+    from hall.scheduler import start_scheduler  # end of day, no-show sweeps: one process only
+    start_scheduler(rt)
     if args.demo:
         from hall import demo
         print(demo.banner(rt, base), flush=True)
@@ -126,6 +131,9 @@ def serve(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "devices":
+        from devices.cli import main as devices_main
+        return devices_main(argv[1:])
     if argv and argv[0] in COMMANDS:
         return run_command(argv)
     return serve(argv)

@@ -20,6 +20,7 @@ DRIVERS = {"printer": ("virtual", "serial", "network", "usb"), "led_bus": ("virt
 
 
 Pos = Annotated[int, Field(strict=True, ge=1)]
+NonNeg = Annotated[int, Field(strict=True, ge=0)]
 Text = Annotated[str, Field(min_length=1)]
 HallCode = Annotated[str, pattern_check(HALL_CODE, "hall code",
                                         '1–8 capital letters or digits, starting with a letter, e.g. "XS"')]
@@ -111,7 +112,8 @@ class CalendarSettings(_Frozen):
 
 class PolicySettings(_Frozen):
     target_wait_s: Pos = 900
-    no_show_timeout_s: Pos = 300
+    # 0 = off: halls whose clerks do not mark arrival would see visitors at the desk skipped.
+    no_show_timeout_s: NonNeg = 0
     priority_boost_s: tuple[tuple[str, int], ...] = tuple((c, 1800) for c in PRIORITY_CLASSES)
 
     @field_validator("priority_boost_s", mode="before")

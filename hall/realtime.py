@@ -69,6 +69,7 @@ def snapshot(rt: Runtime, code: str, window: int | None = None,
         out["recent_calls"] = [present.public_ticket_view(present.ticket_view(session, hall, t))
                                for t in recent]
         out["notices"] = notices.get_notices(session, hall)
+    out["devices"] = rt.devices.device_views(code) if rt.devices is not None else []
     return out
 
 

@@ -40,6 +40,9 @@ class Runtime:
     bus: events.EventBus
     clock: Clock
     secret: bytes
+    # The running devices.service.DeviceService when this process drives the devices, else None.
+    # hall never imports devices: it only asks it printer_status(code, kiosk) and device_views(code).
+    devices: Any = None
 
     @property
     def privacy_key(self) -> bytes:
@@ -61,6 +64,8 @@ class Runtime:
         return next(h for h in self.halls.values() if h.id == hall_id)
 
     def close(self) -> None:
+        if self.devices is not None:
+            self.devices.stop()
         self.bus.close()
         self.db.dispose()
 

@@ -11,9 +11,11 @@ import sys
 
 from hall.app import create_app
 from hall.clock import Clock, parse_instant
+from hall.scheduler import start_scheduler
 
 logging.basicConfig(level=os.environ.get("HALL_LOG_LEVEL", "INFO"), stream=sys.stderr,
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 _start = os.environ.get("HALL_CLOCK")
 app = create_app(clock=Clock(parse_instant(_start) if _start else None,
                              float(os.environ.get("HALL_CLOCK_SPEED", "1"))))
+start_scheduler(app.extensions["hall"])

@@ -11,7 +11,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 def issue_many(tmp: str, count: int, threads: int, queues: str, clock_iso: str,
                database: str | None = None) -> list[str]:
-    from conftest import FrozenClock, settings_for
+    from support import FrozenClock, settings_for
     from hall import runtime, tickets
     from hall.clock import parse_instant
     rt = runtime.start(settings_for(pathlib.Path(tmp), database=database),

@@ -120,7 +120,7 @@ def test_unknown_hall_window_and_ticket_are_404_json(client, token):
 
 def test_a_token_of_another_hall_is_403(tmp_path, migrated_template, frozen_clock):
     import shutil
-    from conftest import hall_dict, settings_for
+    from support import hall_dict, settings_for
     from hall import tokens
     from hall.app import create_app
     shutil.copy(migrated_template, tmp_path / "hall.db")

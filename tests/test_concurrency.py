@@ -8,7 +8,7 @@ import shutil
 import sqlalchemy as sa
 
 from concurrency_worker import issue_many
-from conftest import MONDAY_9
+from support import MONDAY_9
 from hall.models import Ticket
 
 

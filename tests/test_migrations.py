@@ -32,7 +32,7 @@ def test_every_migration_downgrades_and_upgrades_again(tmp_path):
 
 
 def test_first_start_on_an_empty_database_applies_the_migrations(tmp_path):
-    from conftest import settings_for
+    from support import settings_for
     from hall import runtime
     rt = runtime.start(settings_for(tmp_path))
     with rt.db.read() as session:

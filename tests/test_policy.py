@@ -26,7 +26,7 @@ def _reset(rt, hall, clock, start):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=50))
 def test_fifo_within_a_class_and_bounded_overtaking(rt, hall, frozen_clock, steps):
-    from conftest import MONDAY_9
+    from support import MONDAY_9
     _reset(rt, hall, frozen_clock, MONDAY_9)
     issued: dict[int, tuple[str, float]] = {}
     served: list[int] = []

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from concurrency_worker import issue_many
-from conftest import MONDAY_9
+from support import MONDAY_9
 from hall.db import Database
 from hall.migrate import downgrade, upgrade
 from hall.models import Base, Ticket

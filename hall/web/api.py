@@ -71,7 +71,13 @@ def issue(code: str):
     with rt.db.write() as session:
         issued = tickets.issue_ticket(session, hall, tickets.IssueRequest(**data.model_dump()),
                                       who.actor, rt.clock.now(), rt.privacy_key)
-    return jsonify(issued.view), 201
+    view = issued.view
+    if rt.devices is not None and data.kiosk:
+        # The kiosk shows the ticket on screen and says so when its printer cannot print it.
+        printer = rt.devices.printer_status(code, data.kiosk)
+        if printer is not None:
+            view = {**view, "printer": printer}
+    return jsonify(view), 201
 
 
 @bp.get("/tickets/<int:ticket_id>")
