@@ -93,6 +93,10 @@ def strings() -> dict[str, str]:
         "nobody": _("目前没有人等候"), "error": _("出错了"), "confirm_transfer": _("转到"),
         "issuing": _("正在取号…"), "take_photo": _("请拍照或扫码保存号票"),
         "printed": _("请取走号票"), "reason": _("暂停原因"),
+        # Codes the API sends, as a person reads them on a screen.
+        "break": _("休息"), "meeting": _("会议"), "training": _("培训"), "other": _("其他"),
+        **{f"prio_{code}": label for code, label in _priorities()},
+        "st_called": _("已叫号"), "st_serving": _("正在办理"),
     }
 
 

@@ -121,7 +121,8 @@ def test_ticket_call_pause_and_resync(hall_server, browser, shot):
 
 def test_kiosk_layouts_and_english(hall_server, browser, shot):
     url, tok = hall_server.url, hall_server.tokens
-    page = browser.new_page(viewport={"width": 1920, "height": 1080}, has_touch=True)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, has_touch=True)
+    page = context.new_page()
     page.goto(f"{url}/kiosk/T1?token={tok['kiosk']}")
     expect(page.locator('[data-queue="K"] [data-waiting]')).not_to_have_text("—", timeout=T)
     shot(page, "kiosk-landscape")
@@ -129,7 +130,7 @@ def test_kiosk_layouts_and_english(hall_server, browser, shot):
     page.click("#elderly")
     expect(page.locator("body")).to_have_class(re.compile("elderly"))
     shot(page, "kiosk-elderly")
-    portrait = page.context.new_page()  # same browser profile: the token is in its localStorage
+    portrait = context.new_page()  # same browser profile: the token is in its localStorage
     portrait.set_viewport_size({"width": 1080, "height": 1920})
     portrait.goto(f"{url}/kiosk/T1?elderly=1")  # the token is remembered by this browser
     expect(portrait.locator('[data-queue="A"] [data-waiting]')).not_to_have_text("—", timeout=T)

@@ -30,17 +30,17 @@
   function render() {
     const w = state.window, c = state.current;
     document.getElementById("w-state").textContent =
-      w.state === "paused" ? Hall.t("paused") + (w.pause_reason ? " · " + w.pause_reason : "") :
+      w.state === "paused" ? Hall.t("paused") + (w.pause_reason ? " · " + Hall.t(w.pause_reason) : "") :
       (w.state === "serving" ? Hall.t("serving") : (w.state === "idle" ? Hall.t("idle") : Hall.t("closed_window")));
     root.classList.toggle("paused", w.state === "paused");
     document.getElementById("c-number").textContent = c ? c.number : "—";
-    document.getElementById("c-meta").textContent = c ? [c.queue, c.priority !== "none" ? c.priority : "", c.status].filter(Boolean).join(" · ") : "";
+    document.getElementById("c-meta").textContent = c ? [c.queue, c.priority !== "none" ? Hall.t("prio_" + c.priority) : "", Hall.t("st_" + c.status)].filter(Boolean).join(" · ") : "";
     document.getElementById("c-waited").textContent = c && c.waited_s != null ? Hall.duration(c.waited_s) : "—";
     ["done", "no_show", "transferred"].forEach((k) => { document.getElementById("t-" + k).textContent = state.today[k]; });
     document.getElementById("w-total").textContent = state.waiting_total;
     const now = Date.now() + skew;
     document.getElementById("waiting").innerHTML = state.waiting.length ? state.waiting.map((t) =>
-      '<li><b>' + t.number + '</b><span class="prio">' + (t.priority !== "none" ? t.priority : "") +
+      '<li><b>' + t.number + '</b><span class="prio">' + (t.priority !== "none" ? Hall.t("prio_" + t.priority) : "") +
       '</span><span class="since" data-since="' + t.waiting_since + '">' + Hall.duration((now - Date.parse(t.waiting_since)) / 1000) + "</span></li>").join("")
       : "<li class=\"empty\">" + Hall.t("nobody") + "</li>";
     tick();

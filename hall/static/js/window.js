@@ -9,10 +9,11 @@
 
   function show(w) {
     const paused = w.state === "paused";
-    document.getElementById("w-name").textContent = w.name;
+    // The default name repeats the number already shown large.
+    document.getElementById("w-name").textContent = w.name === w.number + "号窗口" ? "" : w.name;
     document.getElementById("w-ticket").textContent = paused ? "" : (w.ticket || "—");
     document.getElementById("w-paused").hidden = !paused;
-    document.getElementById("w-reason").textContent = paused && w.pause_reason ? w.pause_reason : "";
+    document.getElementById("w-reason").textContent = paused && w.pause_reason ? Hall.t(w.pause_reason) : "";
     document.getElementById("w-clerk").textContent = w.clerk || "—";
     root.classList.toggle("paused", paused);
   }
