@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import MONDAY_9, FrozenClock, settings_for
+from support import MONDAY_9, FrozenClock, settings_for
 from hall import tokens
 from hall.app import create_app
 from hall.realtime import NAMESPACE

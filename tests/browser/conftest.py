@@ -51,7 +51,10 @@ class Server:
         """Stop listening and close every live connection (clients see the transport drop)."""
         self._server.shutdown()
         self._server.server_close()
-        self.app.extensions["hall.socketio"].server.eio.disconnect()
+        # abort, no wait: a long-polling client cannot drain its queue once the listener is gone.
+        eio = self.app.extensions["hall.socketio"].server.eio
+        for sock in list(eio.sockets.values()):
+            sock.close(wait=False, abort=True)
 
 
 @pytest.fixture
