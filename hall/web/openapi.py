@@ -62,18 +62,19 @@ def _op(summary: str, response: tuple[str, str], body: str | None = None, *, sec
     return op
 
 
-def _path(name: str, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+def _path(name: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind, **schema}}
 
 
-def build_spec() -> dict[str, Any]:
+def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:
+    """The document; ``hall_codes`` (the halls this server runs) become the hall parameter's enum."""
     components: dict[str, Any] = {}
     for model in _MODELS:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
-    hall_p = _path("hall")
-    window_p = [hall_p, _path("n", "integer")]
+    hall_p = _path("hall", **({"enum": hall_codes} if hall_codes else {"pattern": "^[A-Z][A-Z0-9]*$"}))
+    window_p = [hall_p, _path("n", "integer", minimum=1)]
     common = (401, 403, 404, 503)
     paths: dict[str, Any] = {
         "/api/v1/halls": {"get": _op("The halls this token may see.", ("200", "HallList"),
@@ -89,13 +90,13 @@ def build_spec() -> dict[str, Any]:
         "/api/v1/tickets/{id}": {"get": _op(
             "A ticket, for a token of its hall or with the secret of its track_url (?s=…).",
             ("200", "TicketOut"), secured=False,
-            params=[_path("id", "integer"), {"name": "s", "in": "query", "required": False,
-                                             "schema": {"type": "string"}}], errors=common)},
+            params=[_path("id", "integer", minimum=1), {"name": "s", "in": "query", "required": False,
+                                                        "schema": {"type": "string"}}], errors=common)},
         "/api/v1/tickets/{id}/rating": {"post": _op(
             "Rate the ticket's last service (好差评), once per service; levels 1–2 need a reason.",
             ("201", "RatingOut"), "RatingBody", secured=False,
-            params=[_path("id", "integer"), {"name": "s", "in": "query", "required": False,
-                                             "schema": {"type": "string"}}],
+            params=[_path("id", "integer", minimum=1), {"name": "s", "in": "query", "required": False,
+                                                        "schema": {"type": "string"}}],
             errors=(400, 409, 422) + common)},
         "/api/v1/halls/{hall}/notices": {
             "get": _op("The notices scrolled on the hall screen.", ("200", "NoticesOut"),
@@ -125,4 +126,5 @@ def build_spec() -> dict[str, Any]:
 
 @bp.get("/api/openapi.json")
 def openapi():
-    return jsonify(build_spec())
+    from hall.web.auth import runtime
+    return jsonify(build_spec(sorted(runtime().halls)))
