@@ -6,14 +6,10 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from hall.models import Base
-
-# Models kept outside hall/models.py (before target_metadata is used), so autogenerate sees them.
-import hall.notices  # noqa: E402,F401
-import hall.staff  # noqa: E402,F401
+from hall.schema import metadata  # every table, wherever its model lives
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 
 from hall.db import Database
 from hall.migrate import downgrade, upgrade
-from hall.models import Base
+from hall.schema import metadata
 
 
 def test_models_and_migrations_agree(tmp_path):
@@ -14,7 +14,7 @@ def test_models_and_migrations_agree(tmp_path):
     upgrade(db.engine)
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+                                metadata)
     db.dispose()
     assert diff == [], f"models differ from migrations; run alembic revision --autogenerate: {diff}"
 

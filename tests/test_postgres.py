@@ -12,7 +12,8 @@ from concurrency_worker import issue_many
 from support import MONDAY_9
 from hall.db import Database
 from hall.migrate import downgrade, upgrade
-from hall.models import Base, Ticket
+from hall.models import Ticket
+from hall.schema import metadata
 from services import postgres_database
 from test_concurrency import _assert_gap_free
 
@@ -29,7 +30,7 @@ def test_migrations_build_the_models_on_postgresql_and_go_back(pg_url):
     upgrade(db.engine)
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+                                metadata)
     assert diff == []
     downgrade(db.engine, "base")
     upgrade(db.engine)
