@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-COMMANDS = ("token", "migrate", "devices")
+COMMANDS = ("token", "migrate", "devices", "staff")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +50,14 @@ def command_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     migrate = sub.add_parser("migrate", help="apply the database migrations and exit")
     _common(migrate)
+    staff = sub.add_parser("staff", help="staff logins")
+    staff_sub = staff.add_subparsers(dest="action", required=True)
+    password = staff_sub.add_parser("password", help="set a staff member's password (asked twice)")
+    _common(password)
+    password.add_argument("login")
+    password.add_argument("--hall", help="hall code (default: the only hall, if there is one)")
+    password.add_argument("--password-stdin", action="store_true",
+                          help="read the password from standard input instead of asking")
     return parser
 
 
@@ -74,6 +82,8 @@ def run_command(argv: list[str]) -> int:
         print(f"database at {rt.db.url.render_as_string(hide_password=True)} is up to date")
         rt.close()
         return 0
+    if args.command == "staff":
+        return _staff_password(args)
     rt = _runtime(args)
     try:
         with rt.db.write() as session:
@@ -91,6 +101,34 @@ def run_command(argv: list[str]) -> int:
     finally:
         rt.close()
     print(token)
+    return 0
+
+
+def _staff_password(args: argparse.Namespace) -> int:
+    import getpass
+    from hall import staff
+    from hall.errors import DomainError
+    rt = _runtime(args)
+    try:
+        if args.hall is None and len(rt.halls) > 1:
+            print(f"error: say which hall with --hall ({', '.join(sorted(rt.halls))})", file=sys.stderr)
+            return 2
+        hall = rt.hall(args.hall) if args.hall else next(iter(rt.halls.values()))
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"new password for {args.login}: ")
+            if getpass.getpass("again: ") != password:
+                print("error: the two passwords differ; nothing was changed", file=sys.stderr)
+                return 2
+        with rt.db.write() as session:
+            staff.set_password(session, hall, args.login, password)
+    except DomainError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
+    finally:
+        rt.close()
+    print(f"password of {args.login} in hall {hall.code} set")
     return 0
 
 
