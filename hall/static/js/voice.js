@@ -41,7 +41,7 @@
     this._gain = null;
     this._manifest = null;
     this._buffers = {};
-    this._unlock = this._unlock.bind(this);
+    this._onGesture = this._unlock.bind(this, true);
   }
 
   HallVoice.clipSequence = clipSequence;
@@ -76,23 +76,24 @@
       this._gain.connect(this._ctx.destination);
       this._ctx.onstatechange = function () { self._pump(); };
       if (this._document) {
-        GESTURES.forEach(function (g) { self._document.addEventListener(g, self._unlock, true); });
+        GESTURES.forEach(function (g) { self._document.addEventListener(g, self._onGesture, true); });
       }
     }
     return this._ctx;
   };
 
-  // Called by a user gesture (and once per blocked spell without one): autoplay rules.
-  HallVoice.prototype._unlock = function () {
+  // Called by a user gesture, and once per blocked spell without one (Chrome leaves that
+  // resume() pending until a gesture, so a gesture must not wait for it): autoplay rules.
+  HallVoice.prototype._unlock = function (gesture) {
     var self = this;
-    if (!this._ctx || this._resuming) return;
+    if (!this._ctx || (this._resuming && !gesture)) return;
     this._resuming = true;
     Promise.resolve(this._ctx.resume ? this._ctx.resume() : null).then(null, function () {})
       .then(function () {
         self._resuming = false;
         if (self._ctx.state !== 'running') return;
         if (self._document) {
-          GESTURES.forEach(function (g) { self._document.removeEventListener(g, self._unlock, true); });
+          GESTURES.forEach(function (g) { self._document.removeEventListener(g, self._onGesture, true); });
         }
         self._pump();
       });
@@ -128,7 +129,7 @@
     if (this._busy || !this._queue.length) return;
     var ctx = this._context();
     if (ctx && ctx.state !== 'running') {
-      if (!this._blocked) { this._blocked = true; this._unlock(); }
+      if (!this._blocked) { this._blocked = true; this._unlock(false); }
       this._state('blocked', null);  // waits for a gesture; onstatechange pumps again
       return;
     }
