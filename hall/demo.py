@@ -104,6 +104,8 @@ def banner(rt: Runtime, base: str) -> str:
     hall = next(iter(rt.halls.values()))
     code = hall.code
     first_clerk = next((s for s in hall.settings.staff if 1 in s.windows), None)
+    kiosk = next((d.kiosk for d in hall.settings.devices if d.kind == "printer" and d.kiosk), None)
+    kiosk_arg = f"&kiosk={kiosk}" if kiosk else ""
     clock_note = ""
     if rt.clock.now() - dt.datetime.now(dt.timezone.utc) > dt.timedelta(minutes=1):
         clock_note = (f"\n  (the hall is closed right now, so the demo clock starts at "
@@ -112,7 +114,7 @@ def banner(rt: Runtime, base: str) -> str:
         f"{hall.settings.name} ({code}) is being served at {base}{clock_note}",
         "",
         "Open in a browser:",
-        f"  kiosk (取号机)        {base}/kiosk/{code}?token={saved['kiosk']}",
+        f"  kiosk (取号机)        {base}/kiosk/{code}?token={saved['kiosk']}{kiosk_arg}",
         f"  hall screen (综合屏)   {base}/screen/{code}?token={saved['screen']}",
         f"  window screen (窗口屏) {base}/window/{code}/1?token={saved['screen']}",
         f"  clerk workstation     {base}/counter/{code}/1   "

@@ -1,11 +1,11 @@
 """Domain events and the in-process bus that delivers them after commit.
 
-A domain verb records events on its session with :func:`record`; each gets the
-hall's next ``seq`` inside the same transaction, so the numbering is gap-free
-across processes. When the session commits, the pending events go to the
-:class:`EventBus`; when it rolls back, they are dropped. One worker thread
-delivers them to the subscribers in order; a failing subscriber is logged and
-never affects the others or the request that caused the event.
+A domain verb records events on its session with :func:`record`; they get the
+hall's next ``seq`` numbers inside the same transaction, so the numbering is
+gap-free across processes. When the session commits, the pending events go to
+the :class:`EventBus`; when it rolls back, they are dropped. Delivery threads
+hand them to the subscribers in order; a failing subscriber is logged and never
+affects the others or the request that caused the event.
 """
 from __future__ import annotations
 
@@ -76,63 +76,36 @@ class Event:
 Subscriber = Callable[[Event], None]
 
 
-class EventBus:
-    """Delivers events to subscribers on one worker thread, in publish order."""
+class _Lane:
+    """One delivery thread with its queue and the subscribers it serves, in publish order."""
 
-    def __init__(self, name: str = "hall-events") -> None:
-        self._subscribers: list[tuple[str | None, Subscriber]] = []
+    def __init__(self, name: str) -> None:
+        self.subscribers: list[tuple[str | None, Subscriber]] = []
         self._queue: queue.Queue[Event | None] = queue.Queue()
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
+        self._idle = threading.Condition()
         self._pending = 0
-        self._name = name
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
 
-    def subscribe(self, subscriber: Subscriber, name: str | None = None) -> None:
-        """Call ``subscriber(event)`` for every event, or only those named ``name``."""
-        with self._lock:
-            self._subscribers.append((name, subscriber))
+    def put(self, event: Event) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(event)
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
-        with self._lock:
-            self._subscribers = [(n, s) for n, s in self._subscribers if s is not subscriber]
-
-    def publish(self, events: list[Event]) -> None:
-        if not events:
-            return
-        with self._lock:
-            if self._closed:
-                return
-            self._pending += len(events)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-        for event in events:
-            self._queue.put(event)
-
-    def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Block until every published event was delivered (tests, shutdown)."""
+    def wait_idle(self, timeout: float) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def close(self, timeout: float = 5.0) -> None:
-        self.wait_idle(timeout)
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout)
+    def stop(self, timeout: float) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
             event = self._queue.get()
             if event is None:
                 return
-            with self._lock:
-                subscribers = list(self._subscribers)
-            for name, subscriber in subscribers:
+            for name, subscriber in list(self.subscribers):
                 if name is not None and name != event.name:
                     continue
                 try:
@@ -143,6 +116,65 @@ class EventBus:
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.notify_all()
+
+
+class EventBus:
+    """Delivers events to subscribers in publish order, on delivery threads, never the caller's.
+
+    Subscribers share one thread unless they ask for their own (``own_thread=True``): a slow
+    one, such as fanning out to thousands of websockets, then delays nobody else.
+    """
+
+    def __init__(self, name: str = "hall-events") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._lanes: list[_Lane] = []
+        self._shared: _Lane | None = None
+        self._closed = False
+
+    def subscribe(self, subscriber: Subscriber, name: str | None = None,
+                  own_thread: bool = False) -> None:
+        """Call ``subscriber(event)`` for every event, or only those named ``name``."""
+        with self._lock:
+            if own_thread:
+                lane = _Lane(f"{self._name}-{len(self._lanes)}")
+                self._lanes.append(lane)
+            else:
+                if self._shared is None:
+                    self._shared = _Lane(self._name)
+                    self._lanes.append(self._shared)
+                lane = self._shared
+            lane.subscribers.append((name, subscriber))
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            for lane in self._lanes:
+                lane.subscribers[:] = [(n, s) for n, s in lane.subscribers if s is not subscriber]
+
+    def publish(self, events: list[Event]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            lanes = list(self._lanes)
+        for event in events:
+            for lane in lanes:
+                lane.put(event)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until every published event was delivered (tests, shutdown)."""
+        import time
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            lanes = list(self._lanes)
+        return all(lane.wait_idle(max(0.0, deadline - time.monotonic())) for lane in lanes)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.wait_idle(timeout)
+        with self._lock:
+            self._closed = True
+            lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.stop(timeout)
 
 
 _PENDING = "hall.pending_events"

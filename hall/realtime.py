@@ -6,11 +6,14 @@ processes share their emits, so a screen on one process sees a call made on anot
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, request
-from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # socketio's, not the builtin
+from flask_socketio import ConnectionRefusedError  # socketio's, not the builtin
+from flask_socketio import SocketIO, join_room, leave_room
+from flask_socketio import rooms as current_rooms
 
 from hall import calendar, events, notices, present
 from hall.models import Hall, Queue, Role, Ticket, Window
@@ -86,8 +89,11 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
     queue_url = rt.settings.server.message_queue
     # manage_session=False: Flask 3.1 made RequestContext.session read-only, which Flask-SocketIO's
     # own session copy assigns to (AttributeError on every event); /live only reads the login cookie.
+    # cors_allowed_origins=None: only pages of this very server may connect from a browser
+    # (engine.io's default). [] would switch the Origin check off, and /live accepts the staff
+    # login cookie, so any web site open in a clerk's browser could read the hall.
     socketio = SocketIO(app, async_mode="threading", message_queue=queue_url,
-                        cors_allowed_origins=[], json=app.json, manage_session=False)
+                        cors_allowed_origins=None, json=app.json, manage_session=False)
     app.extensions["hall.socketio"] = socketio
 
     def deliver(event: events.Event) -> None:
@@ -104,30 +110,37 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
             socketio.emit(event.name, public, to=queue_room(event.hall, queue["prefix"]),
                           namespace=NAMESPACE)
 
-    rt.bus.subscribe(deliver)
+    # Its own delivery thread: fanning an event out to thousands of sockets must not delay
+    # the LED screens, printers and voice, which subscribe to the same bus.
+    rt.bus.subscribe(deliver, own_thread=True)
+
+    def admit_and_snapshot(auth: dict[str, Any]) -> None:
+        rooms, make_snapshot = _admit(rt, auth)
+        # Rooms first, then the snapshot: an event committed in between reaches the client
+        # (it drops events whose seq the snapshot already covers) instead of falling between.
+        for room in set(current_rooms()) - set(rooms) - {request.sid}:
+            leave_room(room)  # e.g. the old queue of a ticket that was transferred
+        for room in rooms:
+            join_room(room)
+        socketio.emit("snapshot", make_snapshot(), to=request.sid, namespace=NAMESPACE)
 
     @socketio.on("connect", namespace=NAMESPACE)
     def on_connect(auth: Any = None):
         auth = auth if isinstance(auth, dict) else {}
         try:
-            rooms, snap = _admit(rt, auth)
+            admit_and_snapshot(auth)
         except PermissionError as err:
             log.info("refused a /live client: %s", err)
             raise ConnectionRefusedError(str(err)) from None
-        for room in rooms:
-            join_room(room)
-        socketio.emit("snapshot", snap, to=request.sid, namespace=NAMESPACE)
         return True
 
     @socketio.on("resync", namespace=NAMESPACE)
     def on_resync(data: Any = None):
-        """A client that saw a gap in ``seq`` asks for a new snapshot."""
-        auth = request.environ.get("hall.auth") or {}
+        """A client that saw a gap in ``seq`` (or whose ticket moved) asks for a new snapshot."""
         try:
-            _, snap = _admit(rt, auth)
+            admit_and_snapshot(request.environ.get("hall.auth") or {})
         except PermissionError as err:
             return {"error": str(err)}
-        socketio.emit("snapshot", snap, to=request.sid, namespace=NAMESPACE)
         return {"ok": True}
 
     @socketio.on_error(NAMESPACE)
@@ -137,8 +150,8 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
     return socketio
 
 
-def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """The rooms and the snapshot that these credentials allow; PermissionError otherwise."""
+def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], Callable[[], dict[str, Any]]]:
+    """The rooms these credentials allow and how to make their snapshot; PermissionError otherwise."""
     request.environ["hall.auth"] = auth
     if "ticket" in auth:
         try:
@@ -153,14 +166,14 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], dict[str, Any]
             hall = rt.hall_by_id(ticket.hall_id)
             prefix = hall.queue_prefixes[ticket.queue_id]
         return ([ticket_room(ticket_id), queue_room(hall.code, prefix)],
-                snapshot(rt, hall.code, ticket_id=ticket_id, full=False))
+                lambda: snapshot(rt, hall.code, ticket_id=ticket_id, full=False))
     token = auth.get("token")
     code = auth.get("hall")
     if token is None and isinstance(code, str) and code in rt.halls:
         who = session_principal(rt)
         if who is None or not who.in_hall(rt.halls[code]):
             raise PermissionError("sign in first (/login), or send a token")
-        return [hall_room(code)], snapshot(rt, code)
+        return [hall_room(code)], lambda: snapshot(rt, code)
     if not isinstance(token, str) or not isinstance(code, str) or code not in rt.halls:
         raise PermissionError("send auth={'token': …, 'hall': 'XS'} or {'ticket': id, 'secret': …}")
     hall = rt.halls[code]
@@ -177,6 +190,6 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], dict[str, Any]
     if window is not None:
         if not isinstance(window, int) or window not in hall.window_ids:
             raise PermissionError(f"hall {code} has no window {window!r}")
-        return [window_room(code, window)], snapshot(rt, code, window=window)
-    return [hall_room(code)], snapshot(rt, code)
+        return [window_room(code, window)], lambda: snapshot(rt, code, window=window)
+    return [hall_room(code)], lambda: snapshot(rt, code)
 

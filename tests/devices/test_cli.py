@@ -6,7 +6,7 @@ import types
 import pytest
 
 from devices import cli
-from tests.conftest import hall_dict, settings_for
+from support import hall_dict, settings_for
 
 DEVICES = [
     {"name": "printer-k1", "kind": "printer", "kiosk": "K1"},

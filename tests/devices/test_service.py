@@ -15,7 +15,7 @@ from factories import act, make_ticket, open_window
 from hall import runtime as runtime_mod
 from hall import tokens
 from hall.models import Rating, Ticket, TicketStatus
-from tests.conftest import MONDAY_9, FrozenClock, hall_dict, settings_for
+from support import MONDAY_9, FrozenClock, hall_dict, settings_for
 
 DEVICES = [
     {"name": "printer-k1", "kind": "printer", "kiosk": "K1", "paper_width_mm": 58},

@@ -4,7 +4,10 @@
   const root = document.querySelector(".kiosk");
   const hall = root.dataset.hall;
   const token = Hall.deviceToken("kiosk", hall);
-  const kioskName = new URLSearchParams(location.search).get("kiosk");
+  // Which kiosk this is (its printer in config.toml: kiosk = "K1"): given once as ?kiosk=K1, kept.
+  const kioskName = new URLSearchParams(location.search).get("kiosk") ||
+    localStorage.getItem("hall.kiosk.name");
+  if (kioskName) localStorage.setItem("hall.kiosk.name", kioskName);
   const overlay = document.getElementById("ticket");
   let priority = "none";
   let printerOk = true;
@@ -41,7 +44,7 @@
   function printerChanged(device) {
     if (!device || (device.kind && device.kind !== "printer")) return;
     if (kioskName && device.kiosk && device.kiosk !== kioskName) return;
-    printerOk = !(device.ok === false || (device.state && !["ok", "online", "ready"].includes(device.state)));
+    printerOk = device.ok !== false;  // paper near its end still prints: only "not ok" is a fault
   }
 
   Hall.live({ token, hall }, {
@@ -63,7 +66,8 @@
     root.querySelectorAll("[data-queue]").forEach((b) => b.classList.add("busy"));
     try {
       const ticket = await Hall.api("POST", "/api/v1/halls/" + hall + "/tickets",
-        { queue: btn.dataset.queue, priority, channel: "kiosk" }, token);
+        Object.assign({ queue: btn.dataset.queue, priority, channel: "kiosk" },
+                      kioskName ? { kiosk: kioskName } : {}), token);
       showTicket(ticket, btn.querySelector(".q-name").textContent);
     } catch (err) {
       Hall.showStatus(err.message);
@@ -82,7 +86,7 @@
     const secret = new URL(ticket.track_url).searchParams.get("s");
     overlay.querySelector('[data-t="qr"]').src =
       "/kiosk/" + hall + "/qr/" + ticket.id + ".svg?s=" + encodeURIComponent(secret);
-    // The printer is not wired to issuing yet: the slip on screen is always shown.
+    // The ticket is always shown on screen; the note says when the printer cannot print it.
     const printed = ticket.printed !== false && !(ticket.printer && ticket.printer.ok === false);
     overlay.querySelector('[data-t="printer"]').hidden = printed && printerOk;
     overlay.hidden = false;
