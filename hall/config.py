@@ -146,10 +146,23 @@ class Reason(_Frozen):
 
 
 class RatingSettings(_Frozen):
-    """Reasons a visitor can pick on the pad after a bad rating (差评)."""
+    """好差评: reasons offered after a bad rating (差评), its rectification deadline, defaults, SMS invitations."""
     reasons: tuple[Reason, ...] = tuple(Reason(code=c, name=n) for c, n in (
         ("attitude", "服务态度"), ("efficiency", "办事效率"), ("guidance", "告知不清"),
         ("materials", "材料繁琐"), ("environment", "环境设施"), ("other", "其他")))
+    rectify_days: Pos = 5  # working days to close a bad-review case (差评整改)
+    default_after_days: NonNeg = 0  # > 0: services still unrated after N days get a default rating
+    default_level: Annotated[int, Field(strict=True, ge=3, le=5)] = 3  # never a bad review
+    invite_after_s: NonNeg = 0  # > 0: SMS invitation (短信邀评) that long after the service
+    invite_webhook_url: str | None = Field(None, examples=["https://sms.example.gov.cn/send"])
+
+    @field_validator("invite_webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise problem(f"{value!r} is not an http(s) URL",
+                          'write e.g. invite_webhook_url = "https://sms.example.gov.cn/send"')
+        return value
 
 
 class DepartmentSettings(_Frozen):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from hall import events, present
+from hall import events, present, rectification
 from hall.directory import HallRef
 from hall.errors import Conflict, DomainError, Forbidden
 from hall.models import Rating, Service
@@ -62,6 +62,8 @@ def rate_service(session: so.Session, hall: HallRef, ticket_id: int, level: int,
                     comment=(comment or None), channel=channel, at=now)
     session.add(rating)
     session.flush()
+    if level in BAD_LEVELS:  # 差评整改: the case opens in the rating's own transaction
+        rectification.open_case(session, hall, rating, service, actor, now)
     log_ticket(session, hall, ticket, "rated", now, actor, window_id=service.window_id,
                service_id=service.id, level=level)
     events.record(session, hall.id, hall.code, events.TICKET_RATED, now,
