@@ -115,6 +115,8 @@ class PolicySettings(_Frozen):
     # 0 = off: halls whose clerks do not mark arrival would see visitors at the desk skipped.
     no_show_timeout_s: NonNeg = 0
     priority_boost_s: tuple[tuple[str, int], ...] = tuple((c, 1800) for c in PRIORITY_CLASSES)
+    # 防黄牛: tickets one ID number may take per queue and business day; 0 = no cap.
+    max_tickets_per_id: NonNeg = 0
 
     @field_validator("priority_boost_s", mode="before")
     @classmethod
@@ -143,6 +145,13 @@ class PolicySettings(_Frozen):
 class Reason(_Frozen):
     code: Code
     name: Text
+
+
+class VoiceSettings(_Frozen):
+    """The hall screen's announcement of each call ("请 A023 号到 5 号窗口办理")."""
+    enabled: bool = True
+    volume: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    repeat: Annotated[int, Field(strict=True, ge=1, le=5)] = 2
 
 
 class RatingSettings(_Frozen):
@@ -354,6 +363,7 @@ class HallSettings(_Frozen):
     calendar: CalendarSettings = CalendarSettings()
     policy: PolicySettings = PolicySettings()
     rating: RatingSettings = RatingSettings()
+    voice: VoiceSettings = VoiceSettings()
     departments: tuple[DepartmentSettings, ...] = ()
     matters: tuple[MatterSettings, ...] = ()
     queues: tuple[QueueSettings, ...]
@@ -414,6 +424,11 @@ class ServerSettings(_Frozen):
     secret_key_file: Path = Field(Path("var/secret_key"), validate_default=True)
     message_queue: str | None = Field(None, examples=["redis://127.0.0.1:6379/0"])  # when several processes
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    session_idle_minutes: Pos = 30  # a staff login session ends after this long without activity
+    # Flask-Limiter storage: "memory://" for one process, the Redis URL when several share the limits.
+    rate_limit_storage: Text = "memory://"
+    issue_rate_limit: Text = Field("30/minute", examples=["30/minute"])  # tickets per kiosk token
+    personal_data_days: NonNeg = 180  # phone and ID hashes/masks of older tickets are cleared; 0 = keep
 
     @field_validator("database", "secret_key_file")
     @classmethod
@@ -424,6 +439,17 @@ class ServerSettings(_Frozen):
         if isinstance(value, Path):
             return value if value.is_absolute() else base / value
         return _resolve_sqlite(value, base)
+
+    @field_validator("issue_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+        try:
+            parse_many(value)
+        except ValueError:
+            raise problem(f"{value!r} is not a rate limit", 'write e.g. issue_rate_limit = "30/minute" '
+                          '(or "10/minute;200/hour")') from None
+        return value
 
     @field_validator("public_url")
     @classmethod

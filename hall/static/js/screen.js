@@ -8,6 +8,17 @@
   const RECENT = 6;
   Hall.clock(document.getElementById("clock"));
   if (!token) { Hall.showStatus(Hall.t("no_token")); return; }
+  // Each call is announced twice (config [halls.voice]), one announcement after the other.
+  // Browsers keep audio off until someone touches the screen once: say so until then.
+  const voice = root.dataset.voice === "1" && window.HallVoice ? new HallVoice({
+    repeat: Number(root.dataset.voiceRepeat) || 2,
+    volume: Number(root.dataset.voiceVolume),
+    onstate(info) {
+      document.getElementById("voice-hint").hidden = info.state !== "blocked";
+      root.dataset.voiceState = info.state;  // what the voice is doing, for a technician (and tests)
+      if (info.ticket) root.dataset.voiceTicket = info.ticket + "@" + info.window;
+    },
+  }) : null;
 
   function flash(ticket, windowNumber) {
     const box = document.getElementById("callout");
@@ -61,6 +72,7 @@
         state.recent = [{ number: ev.ticket.number, window: ev.window.number }]
           .concat(state.recent.filter((c) => c.number !== ev.ticket.number)).slice(0, 10);
         flash(ev.ticket, ev.window.number);
+        if (voice) voice.announce(ev.ticket.number, ev.window.number);
       } else if (name === "window.changed" && ev.window) {
         state.windows[ev.window.number] = ev.window;
       } else if (name === "queue.changed" && ev.queue) {
