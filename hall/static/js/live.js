@@ -66,6 +66,7 @@ window.Hall = (function () {
     let seq = -1;
     socket.on("snapshot", (snap) => {
       seq = snap.seq;
+      if (snap.at) skewMs = Date.parse(snap.at) - Date.now();
       opts.onSnapshot(snap);
     });
     names.forEach((name) => socket.on(name, (ev) => {
@@ -95,8 +96,13 @@ window.Hall = (function () {
     return t("wait_about", { n: Math.max(1, Math.round(seconds / 60)) });
   }
 
+  // The hall clock can differ from the browser's (a demo or a replay runs --clock): every
+  // snapshot carries the server's time, and the page's clock follows it.
+  let skewMs = 0;
   function clock(el) {
-    const tick = () => { el.textContent = new Date().toLocaleTimeString("zh-CN", { hour12: false }); };
+    const tick = () => {
+      el.textContent = new Date(Date.now() + skewMs).toLocaleTimeString("zh-CN", { hour12: false });
+    };
     tick();
     setInterval(tick, 1000);
   }
