@@ -33,6 +33,8 @@ def create_app(settings: Any = None, *, config_path: str | None = None,
     app.register_blueprint(openapi.bp)
     from hall.web import pages  # the browser pages, Babel and CSRF
     pages.init_app(app)
+    from hall.web import rectify  # 好差评 management: 差评整改 cases, figures, export
+    rectify.init_app(app)
 
     @app.get("/healthz")
     def healthz():

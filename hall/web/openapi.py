@@ -109,6 +109,7 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:
                 hall_p, {"name": "date", "in": "query", "required": False,
                          "schema": {"type": "string", "format": "date"}}], errors=(422,) + common)},
     }
+    paths.update(_evaluation_paths(hall_p, common))
     for action, (summary, body_model, result) in WINDOW_ACTIONS.items():
         paths[f"/api/v1/halls/{{hall}}/windows/{{n}}/{action}"] = {"post": _op(
             summary, ("200", result), body_model, params=window_p, errors=(400, 409, 422) + common)}
@@ -128,3 +129,70 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:
 def openapi():
     from hall.web.auth import runtime
     return jsonify(build_spec(sorted(runtime().halls)))
+
+
+# 好差评 management (hall/web/rectify.py): rectification cases, figures, the provincial export.
+_MODELS += [schemas.CaseNoteBody, schemas.CallBackBody, schemas.AppealBody, schemas.DecideBody,
+            schemas.CaseList, schemas.CaseResult, schemas.EvaluationOut, schemas.RankingOut,
+            schemas.RatingExport]
+
+CASE_ACTIONS = {
+    "verify": ("Record what checking the bad review found (核实): open → verified.", "CaseNoteBody"),
+    "rectify": ("Record the fix (整改; `note` required): verified → rectified, or again after a "
+                "dissatisfied call-back.", "CaseNoteBody"),
+    "call-back": ("Record the call to the visitor (回访) with their view of the fix: "
+                  "rectified → called_back.", "CallBackBody"),
+    "close": ("Close a called-back case (办结) whose visitor is not dissatisfied.", "CaseNoteBody"),
+    "appeal": ("Appeal the review as mistaken or malicious (申诉): open/verified → appealed.",
+               "AppealBody"),
+    "decide": ("Decide an appeal with a reason: upheld → closed, rejected → open.", "DecideBody"),
+}
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+def _csv_op(summary: str, params: list[dict[str, Any]], errors: tuple[int, ...]) -> dict[str, Any]:
+    return {"summary": summary, "parameters": params, "responses": {
+        "200": {"description": "CSV, UTF-8 with a BOM, Chinese headers",
+                "content": {"text/csv": {"schema": {"type": "string"}}}}, **_errors(*errors)}}
+
+
+def _evaluation_paths(hall_p: dict[str, Any], common: tuple[int, ...]) -> dict[str, Any]:
+    """The manager routes of 好差评: 差评整改 cases, figures and the provincial export."""
+    span = [_query("from", "First business day", format="date"),
+            _query("to", "Last business day", format="date")]
+    filters = [hall_p, _query("state", "open, verified, rectified, called_back, closed, appealed"),
+               _query("department", "Department code"), _query("window", "Window number"),
+               _query("overdue", "1: only cases past their deadline"), *span]
+    case_p = [hall_p, _path("n", "integer", minimum=1)]
+    base = "/api/v1/halls/{hall}/rectifications"
+    paths: dict[str, Any] = {
+        base: {"get": _op("Rectification cases of bad reviews (差评整改), newest first (manager).",
+                          ("200", "CaseList"), params=filters, errors=(422,) + common)},
+        f"{base}.csv": {"get": _csv_op("The same cases as a CSV table.", filters, (422,) + common)},
+        f"{base}/{{n}}": {"get": _op("One case with its log: every step, who and when.",
+                                     ("200", "CaseResult"), params=case_p, errors=common)},
+        "/api/v1/halls/{hall}/evaluation": {"get": _op(
+            "好差评 figures: 主动评价率, 好评率, 差评整改率, 回访率 (manager).", ("200", "EvaluationOut"),
+            params=[hall_p, *span, _query("by", "Grouping",
+                                          enum=["day", "month", "department", "window", "clerk"])],
+            errors=(422,) + common)},
+        "/api/v1/halls/{hall}/evaluation/ranking": {"get": _op(
+            "The month's windows ranked by 好评率, then 主动评价率.", ("200", "RankingOut"),
+            params=[hall_p, _query("month", "Month, e.g. 2026-11")], errors=(422,) + common)},
+        "/api/v1/halls/{hall}/ratings/export": {"get": {
+            **_op("Ratings for the provincial 好差评 platform; the applicant's ID masked.",
+                  ("200", "RatingExport"), params=[hall_p, *span, _query(
+                      "format", "json (default) or csv", enum=["json", "csv"])],
+                  errors=(422,) + common)}},
+    }
+    paths["/api/v1/halls/{hall}/ratings/export"]["get"]["responses"]["200"]["content"]["text/csv"] = {
+        "schema": {"type": "string"}}
+    for action, (summary, body_model) in CASE_ACTIONS.items():
+        paths[f"{base}/{{n}}/{action}"] = {"post": _op(
+            summary, ("200", "CaseResult"), body_model, params=case_p,
+            errors=(400, 409, 422) + common)}
+    return paths

@@ -158,3 +158,131 @@ class NoticesBody(Body):
 
 class NoticesOut(BaseModel):
     notices: list[str]
+
+
+# 差评整改 (rectification cases), 好差评 figures and the provincial export.
+
+CaseStateName = Literal["open", "verified", "rectified", "called_back", "closed", "appealed"]
+
+
+class CaseNoteBody(Body):
+    note: str | None = Field(None, max_length=1000, description="What was found or done; required "
+                             "for rectify.")
+
+
+class CallBackBody(Body):
+    visitor_view: Literal["satisfied", "basically_satisfied", "dissatisfied"] = Field(
+        description="The visitor's view of the fix (满意 / 基本满意 / 不满意).")
+    note: str | None = Field(None, max_length=1000)
+
+
+class AppealBody(Body):
+    kind: Literal["mistaken", "malicious"] = Field(description="误评 or 恶意差评.")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DecideBody(Body):
+    decision: Literal["upheld", "rejected"] = Field(description="upheld closes the case as "
+                                                    "appealed; rejected opens it again.")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class CaseStepOut(BaseModel):
+    kind: str
+    from_state: str | None
+    to_state: str
+    note: str | None
+    actor: str
+    at: str
+    data: dict | None = None
+
+
+class StaffRef(BaseModel):
+    login: str
+    name: str
+
+
+class CaseOut(BaseModel):
+    id: int
+    state: CaseStateName
+    state_name: str
+    level: int
+    level_name: str
+    reasons: list[str]
+    comment: str | None
+    department: str | None
+    department_name: str | None
+    window: int | None
+    clerk: StaffRef | None
+    ticket: str
+    business_day: str
+    opened_at: str
+    due_on: str
+    overdue: bool
+    visitor_view: str | None
+    appeal_kind: str | None
+    decision: str | None
+    closed_at: str | None
+    log: list[CaseStepOut] | None = None
+
+
+class CaseList(BaseModel):
+    rectifications: list[CaseOut]
+
+
+class CaseResult(BaseModel):
+    rectification: CaseOut
+
+
+class EvaluationGroup(BaseModel):
+    key: str | int | None
+    name: str | None
+    services: int
+    ratings: int = Field(description="Active ratings (主动评价); defaults not counted.")
+    defaulted: int
+    good: int
+    bad: int
+    cases_closed: int
+    called_back: int
+    evaluation_rate: float | None = Field(description="主动评价率: ratings ÷ services.")
+    good_rate: float | None = Field(description="好评率: levels 4–5 ÷ ratings.")
+    rectify_rate: float | None = Field(description="差评整改率: closed cases ÷ bad reviews.")
+    callback_rate: float | None = Field(description="回访率: called-back cases ÷ bad reviews.")
+    rank: int | None = None
+
+
+class EvaluationOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    by: Literal["day", "month", "department", "window", "clerk"]
+    total: EvaluationGroup
+    groups: list[EvaluationGroup]
+
+
+class RankingOut(BaseModel):
+    month: str
+    windows: list[EvaluationGroup]
+
+
+class RatingRecord(BaseModel):
+    case_no: str = Field(description="Hall code + business day + service id.")
+    matter_code: str
+    matter_name: str
+    department_code: str | None
+    department_name: str | None
+    channel: str
+    channel_name: str = Field(description="评价器 (pad), 二维码 (mobile), 短信 (sms), …")
+    level: int
+    level_name: str
+    rated_at: str
+    window: int | None
+    staff_login: str | None
+    staff_name: str | None
+    applicant_id: str | None = Field(description="The applicant's ID number, masked.")
+    reasons: list[str]
+    comment: str | None
+    defaulted: bool
+
+
+class RatingExport(BaseModel):
+    ratings: list[RatingRecord]
