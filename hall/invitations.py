@@ -7,10 +7,10 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from cryptography.fernet import Fernet, InvalidToken
 
 from hall import present
 from hall.directory import HallRef
@@ -34,8 +34,9 @@ class Invitation(Base):
     attempts: so.Mapped[int] = so.mapped_column(default=0)
 
 
-def fernet(privacy_key: bytes) -> Fernet:
+def fernet(privacy_key: bytes) -> Any:
     """A Fernet key derived from the server secret (through the privacy key), never stored."""
+    from cryptography.fernet import Fernet  # only halls that invite need it; the tables do not
     raw = hmac.new(privacy_key, b"rating-invitations", hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(raw))
 
@@ -67,6 +68,7 @@ def _message(hall: HallRef, ticket: Ticket) -> str:
 def collect_due(session: so.Session, hall: HallRef, now: dt.datetime,
                 privacy_key: bytes) -> list[Outgoing]:
     """Invitations to send now; drops those expired, already rated or with nothing to rate."""
+    from cryptography.fernet import InvalidToken
     delay = dt.timedelta(seconds=hall.settings.rating.invite_after_s)
     box = fernet(privacy_key)
     due: list[Outgoing] = []
