@@ -331,6 +331,8 @@ def replay_day(csv_path: str | pathlib.Path = DEFAULT_CSV, workdir: str | pathli
     from hall.app import create_app  # the Flask app only serves the pad API here
     workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="replay-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    for stale in workdir.glob("replay.db*"):  # a replay starts from an empty day
+        stale.unlink()
     settings = replay_settings(load_config(config_path), workdir)
     clock = FrozenClock(OPEN_AT)
     app = create_app(settings, database_url=settings.server.database, clock=clock,
