@@ -10,7 +10,7 @@ import filelock
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hall import daily
+from hall import daily, ratings_jobs
 from hall.errors import DomainError
 from hall.runtime import Runtime
 
@@ -114,6 +114,13 @@ class SingleScheduler:
                           id="close_finished_days", next_run_time=None)
         scheduler.add_job(sweep_no_shows, "interval", seconds=SWEEP_EVERY_S, args=[self.rt],
                           id="sweep_no_shows")
+        # 好差评: default ratings (off unless configured), overdue 差评整改 cases, SMS invitations.
+        scheduler.add_job(ratings_jobs.default_unrated_services, "interval", seconds=3600,
+                          args=[self.rt], id="default_unrated_services")
+        scheduler.add_job(ratings_jobs.alert_overdue_cases, "interval", seconds=600, args=[self.rt],
+                          id="alert_overdue_cases")
+        scheduler.add_job(ratings_jobs.send_rating_invitations, "interval", seconds=60,
+                          args=[self.rt], id="send_rating_invitations")
         scheduler.start()
         scheduler.get_job("close_finished_days").modify(next_run_time=_soon())
         self._scheduler = scheduler

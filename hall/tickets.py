@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from hall import calendar, events, numbering, policy, present, privacy
+from hall import calendar, events, invitations, numbering, policy, present, privacy
 from hall.directory import HallRef
 from hall.errors import Conflict, DomainError, NotFound
 from hall.models import (FINAL_TICKET_STATES, Hall, Priority, Queue, Ticket, TicketEvent,
@@ -97,6 +97,20 @@ def _check_open(session: so.Session, hall: HallRef, queue: Queue, now: dt.dateti
                            "queue")
 
 
+def _check_id_cap(session: so.Session, hall: HallRef, queue: Queue, id_hash: str | None,
+                  day: dt.date) -> None:
+    """防黄牛: one ID number takes at most ``max_tickets_per_id`` tickets of a queue a day."""
+    cap = hall.settings.policy.max_tickets_per_id
+    if not cap or id_hash is None:
+        return
+    taken = session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.id_hash == id_hash, Ticket.origin_queue_id == queue.id, Ticket.business_day == day))
+    if taken >= cap:
+        raise Conflict("id_cap_reached", f"This ID number has already taken {taken} ticket(s) of queue "
+                       f"{queue.prefix} ({queue.name}) today, the most allowed per person; please "
+                       "ask at the information desk if you need another.", "id_number")
+
+
 def issue_ticket(session: so.Session, hall: HallRef, request: IssueRequest, actor: str,
                  now: dt.datetime, privacy_key: bytes = b"") -> IssuedTicket:
     """Issue a ticket: the next number of the queue today, or a clear refusal. Caller commits."""
@@ -123,6 +137,8 @@ def issue_ticket(session: so.Session, hall: HallRef, request: IssueRequest, acto
     queue = session.get(Queue, queue_id)
     day = calendar.business_day(now, hall.timezone)
     _check_open(session, hall, queue, now, day)
+    id_hash = privacy.keyed_hash(id_number, privacy_key) if id_number else None
+    _check_id_cap(session, hall, queue, id_hash, day)
     seq = numbering.next_number(session, queue_id, day)
     if qsettings.daily_cap is not None and seq > qsettings.daily_cap:
         raise Conflict("queue_full", f"Queue {prefix} ({queue.name}) has given out all "
@@ -137,11 +153,14 @@ def issue_ticket(session: so.Session, hall: HallRef, request: IssueRequest, acto
         matters=list(request.matters), secret=secrets.token_urlsafe(16), kiosk=request.kiosk,
         phone_hash=privacy.keyed_hash(phone, privacy_key) if phone else None,
         phone_masked=privacy.mask_phone(phone) if phone else None,
-        id_hash=privacy.keyed_hash(id_number, privacy_key) if id_number else None,
+        id_hash=id_hash,
         id_masked=privacy.mask_id_number(id_number) if id_number else None,
     )
     session.add(ticket)
     session.flush()
+    if phone and hall.settings.rating.invite_after_s:
+        # 短信邀评: the phone is kept, encrypted, only until the invitation is sent.
+        invitations.queue_invitation(session, hall, ticket, phone, now, privacy_key)
     log_ticket(session, hall, ticket, "issued", now, actor, window_id=None)
     view = present.ticket_view(session, hall, ticket)
     queue_view = present.queue_view(session, hall, queue, day=day)
