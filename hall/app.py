@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from hall import runtime as runtime_mod
+from hall import audit, runtime as runtime_mod
 from hall.clock import Clock
 from hall.config import load_config
-from hall.web import api, errors, openapi
+from hall.web import api, audit_api, errors, limits, openapi
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,15 @@ def create_app(settings: Any = None, *, config_path: str | None = None,
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(audit_api.bp)
+    limits.init_app(app, settings.server)
+    audit.watch_notices(rt.db.write_sessions)
+    with rt.db.write() as session:  # a config edited since the last start is audited
+        changed = audit.record_config(session, settings, {c: h.id for c, h in rt.halls.items()},
+                                      rt.clock.now())
+    if changed:
+        log.info("configuration changed since the last start for hall(s) %s (audited)",
+                 ", ".join(changed))
     from hall.web import pages  # the browser pages, Babel and CSRF
     pages.init_app(app)
     from hall.web import rectify  # 好差评 management: 差评整改 cases, figures, export

@@ -8,6 +8,7 @@ import sqlalchemy.orm as so
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hall import audit
 from hall.directory import HallRef
 from hall.errors import DomainError, Forbidden, NotFound
 from hall.models import Base, Staff
@@ -42,8 +43,9 @@ def _staff(session: so.Session, hall: HallRef, login: str) -> Staff | None:
                                                   Staff.login == login)).one_or_none()
 
 
-def set_password(session: so.Session, hall: HallRef, login: str, password: str) -> None:
-    """Set (or replace) the password of ``login`` in ``hall``; also clears a lock-out."""
+def set_password(session: so.Session, hall: HallRef, login: str, password: str,
+                 actor: str = "cli", now: dt.datetime | None = None) -> None:
+    """Set (or replace) the password of ``login`` in ``hall``; also clears a lock-out. Audited."""
     staff = _staff(session, hall, login)
     if staff is None:
         raise NotFound("unknown_staff", f"Nobody with the login {login!r} works in hall {hall.code}.",
@@ -55,8 +57,11 @@ def set_password(session: so.Session, hall: HallRef, login: str, password: str) 
     if row is None:
         row = StaffCredential(staff_id=staff.id, password_hash="")
         session.add(row)
+    before = {"had_password": bool(row.password_hash), "locked": row.locked_until is not None}
     row.password_hash = _hasher.hash(password)
     row.failed_attempts, row.locked_until = 0, None
+    audit.record(session, hall.id, actor, "staff.password_set", now or dt.datetime.now(dt.timezone.utc),
+                 target=f"staff:{login}", before=before, after={"had_password": True, "locked": False})
 
 
 def check_password(session: so.Session, hall: HallRef, login: str, password: str,
@@ -94,7 +99,7 @@ def ensure_demo_passwords(session: so.Session, hall: HallRef) -> list[str]:
     done = []
     for staff in session.scalars(sa.select(Staff).where(Staff.hall_id == hall.id)).all():
         if session.get(StaffCredential, staff.id) is None:
-            set_password(session, hall, staff.login, DEMO_PASSWORD)
+            set_password(session, hall, staff.login, DEMO_PASSWORD, actor="demo")
             done.append(staff.login)
     return done
 

@@ -9,6 +9,7 @@ import secrets
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from hall import audit
 from hall.directory import HallRef
 from hall.errors import DomainError, NotFound
 from hall.models import ApiToken, Role
@@ -36,8 +37,8 @@ def _digest(token: str) -> str:
 
 
 def create_token(session: so.Session, hall: HallRef | None, role: str, now: dt.datetime,
-                 window: int | None = None, label: str | None = None) -> str:
-    """Make a token and return it in clear (the only time it is seen)."""
+                 window: int | None = None, label: str | None = None, actor: str = "cli") -> str:
+    """Make a token and return it in clear (the only time it is seen); audited, never its value."""
     try:
         role_enum = Role(role)
     except ValueError:
@@ -50,8 +51,12 @@ def create_token(session: so.Session, hall: HallRef | None, role: str, now: dt.d
         raise DomainError("hall_required", f"A {role} token belongs to one hall; add --hall CODE.", "hall")
     window_id = hall.window_id(window) if (hall is not None and window is not None) else None
     token = f"hq_{secrets.token_urlsafe(24)}"
-    session.add(ApiToken(hall_id=hall.id if hall else None, role=role_enum, window_id=window_id,
-                         token_hash=_digest(token), label=label, created_at=now))
+    row = ApiToken(hall_id=hall.id if hall else None, role=role_enum, window_id=window_id,
+                   token_hash=_digest(token), label=label, created_at=now)
+    session.add(row)
+    session.flush()
+    audit.record(session, row.hall_id, actor, "token.created", now, target=f"token:{row.id}",
+                 after={"role": role_enum.value, "window": window, "label": label})
     return token
 
 
@@ -71,8 +76,11 @@ def verify(session: so.Session, token: str, window_numbers: dict[int, int]) -> P
                      actor=f"token:{token_id}" + (f":{label}" if label else ""), token_id=token_id)
 
 
-def revoke(session: so.Session, token_id: int, now: dt.datetime) -> None:
+def revoke(session: so.Session, token_id: int, now: dt.datetime, actor: str = "cli") -> None:
     row = session.get(ApiToken, token_id)
     if row is None:
         raise NotFound("unknown_token", f"There is no token {token_id}.", "id")
-    row.revoked_at = row.revoked_at or now
+    if row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(session, row.hall_id, actor, "token.revoked", now, target=f"token:{row.id}",
+                     before={"revoked_at": None}, after={"revoked_at": now.isoformat()})

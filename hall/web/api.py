@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
-from hall import calendar, evaluation, present, stats, tickets, windows
+from hall import audit, calendar, evaluation, present, stats, tickets, windows
 from hall.models import Queue, Role, Window
 from hall.web import schemas
 from hall.web.auth import STAFF_ROLES, principal, require, runtime
@@ -98,10 +98,21 @@ def _window_action(code: str, number: int, action, *args: Any, **kwargs: Any):
     hall.window_id(number)
     who = require(hall, WINDOW_ACTORS, window=number)
     with rt.db.write() as session:
-        result = action(session, hall, number, who.actor, rt.clock.now(), *args, **kwargs)
+        now = rt.clock.now()
+        before = _window_brief(session, hall, number) if who.role in STAFF_ROLES else None
+        result = action(session, hall, number, who.actor, now, *args, **kwargs)
+        if before is not None:  # a manager or admin acting on a window is audited
+            audit.record(session, hall.id, who.actor, f"window.{action.__name__}", now,
+                         target=f"window:{number}", before=before,
+                         after=_window_brief(session, hall, number))
         if isinstance(result, Window):
             return jsonify({"window": present.window_view(session, hall, result)})
         return jsonify({"ticket": present.ticket_view(session, hall, result) if result else None})
+
+
+def _window_brief(session, hall, number: int) -> dict[str, Any]:
+    view = present.window_view(session, hall, windows.get_window(session, hall, number))
+    return {k: view[k] for k in ("state", "ticket", "clerk", "pause_reason")}
 
 
 @bp.post("/halls/<code>/windows/<int:number>/call")

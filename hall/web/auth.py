@@ -1,6 +1,7 @@
 """Who is calling: bearer tokens with a role and a scope (a hall; a window for clerk and pad), or a staff session."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from flask import current_app, g, request, session
@@ -15,6 +16,20 @@ from hall.web.errors import ApiError
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SEEN_KEY = "seen"  # wall-clock seconds of the staff member's last activity, in the session cookie
+
+
+def wall_time() -> float:
+    """Idle time is real time, also when the hall clock runs fast (demos); tests replace this."""
+    return time.time()
+
+
+def session_expired(rt: Runtime) -> bool:
+    """True when the login session has been idle for longer than ``server.session_idle_minutes``."""
+    seen = session.get(SEEN_KEY)
+    if not isinstance(seen, (int, float)):
+        return True  # a session from before expiry existed, or a forged one: log in again
+    return wall_time() - seen > rt.settings.server.session_idle_minutes * 60
 
 
 def runtime() -> Runtime:
@@ -53,7 +68,7 @@ def principal() -> Principal | None:
 def session_principal(rt: Runtime) -> Principal | None:
     """The staff member signed in through /login: a clerk at the window they signed in to, or a manager."""
     staff = session.get("staff")
-    if not isinstance(staff, dict) or staff.get("hall") not in rt.halls:
+    if not isinstance(staff, dict) or staff.get("hall") not in rt.halls or session_expired(rt):
         return None
     hall = rt.halls[staff["hall"]]
     with rt.db.read() as db:

@@ -13,6 +13,10 @@ from hall.errors import DomainError
 log = logging.getLogger(__name__)
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
+# Personal data: an error about these fields never repeats what was sent (pydantic may quote it).
+PERSONAL_FIELDS = frozenset({"phone", "id_number"})
+SQLITE_FULL = 13
+PG_DISK_FULL = "53100"
 
 
 class ApiError(Exception):
@@ -32,6 +36,8 @@ def validation_message(err: ValidationError) -> tuple[str, str | None]:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or None
     kind = first["type"]
+    if field in PERSONAL_FIELDS:
+        return f"{field!r} is not valid: {_personal_hint(field)}", field
     if kind == "extra_forbidden":
         return f"Unknown field {field!r}; check its spelling against the API documentation.", field
     if kind == "missing":
@@ -40,6 +46,20 @@ def validation_message(err: ValidationError) -> tuple[str, str | None]:
         allowed = first.get("ctx", {}).get("expected", "")
         return f"{field!r} must be one of {allowed}.", field
     return f"{field!r}: {first['msg']}.", field
+
+
+def _personal_hint(field: str) -> str:
+    if field == "phone":
+        return "send a mainland mobile number of 11 digits as text, e.g. \"13812345678\"."
+    return "send the 18 characters of the ID number as text (17 digits and a digit or X)."
+
+
+def disk_full(err: sqlalchemy.exc.OperationalError) -> bool:
+    """SQLite's 'database or disk is full', or PostgreSQL's disk_full."""
+    orig = err.orig
+    return (getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+            or getattr(orig, "sqlstate", None) == PG_DISK_FULL
+            or "disk is full" in str(orig))
 
 
 def register(app: Flask) -> None:
@@ -58,15 +78,29 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(sqlalchemy.exc.OperationalError)
     def _database(err: sqlalchemy.exc.OperationalError):
+        # err.orig is the driver's message only: never the statement or its parameters.
         log.error("database unavailable on %s %s: %s", request.method, request.path, err.orig)
+        if disk_full(err):
+            return error_response(507, "storage_full", "The server's disk is full, so nothing could "
+                                  "be saved (nothing was changed); tell the hall's administrator "
+                                  "to free space on the database disk.")
         return error_response(503, "database_unavailable", "The database is busy or unavailable "
                               "(nothing was changed); please try again in a moment.")
+
+    @app.errorhandler(OverflowError)
+    def _overflow(err: OverflowError):
+        # An id in the URL too large for the database's integers: there is no such thing.
+        return error_response(404, "not_found", f"There is nothing at {request.path}.")
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
         message = err.description or err.name
-        if err.code == 405:
+        if err.code == 429:
+            code = "rate_limited"
+            message = ("Too many requests from this device in a short time; wait a moment and try "
+                       f"again (limit: {err.description}).")
+        elif err.code == 405:
             message = f"{request.method} is not allowed here; actions are POST, reads are GET."
         elif err.code == 404:
             message = f"There is nothing at {request.path}."

@@ -15,6 +15,7 @@ _MODELS: list[type[BaseModel]] = [
     schemas.SignInBody, schemas.RatingBody, schemas.ErrorOut, schemas.TicketOut,
     schemas.TicketResult, schemas.WindowResult, schemas.WindowList, schemas.QueueList,
     schemas.HallList, schemas.RatingOut, schemas.StatsOut, schemas.NoticesBody, schemas.NoticesOut,
+    schemas.AuditList,
 ]
 
 WINDOW_ACTIONS = {
@@ -45,7 +46,8 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Malformed JSON", 401: "No or unknown token", 403: "Token not allowed",
             404: "Unknown hall, queue, window or ticket", 405: "Method not allowed",
             409: "Not possible in the current state", 422: "A field is invalid",
-            503: "Database busy; try again"}
+            503: "Database busy; try again", 429: "Too many requests from this token",
+            507: "The server's disk is full"}
     return {str(c): _json("ErrorOut", text[c]) for c in codes}
 
 
@@ -109,6 +111,21 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:
                 hall_p, {"name": "date", "in": "query", "required": False,
                          "schema": {"type": "string", "format": "date"}}], errors=(422,) + common)},
     }
+    span = [hall_p] + [{"name": name, "in": "query", "required": False,
+                        "description": text, "schema": {"type": "string"}} for name, text in (
+        ("from", "a date (YYYY-MM-DD, from the start of that day in the hall) or an ISO 8601 "
+                 "time; default 30 days before 'to'"),
+        ("to", "a date (to the end of that day) or an ISO 8601 time; default now"))]
+    paths["/api/v1/halls/{hall}/audit"] = {"get": _op(
+        "The audit log (manager, admin): who did what and when, with before and after — "
+        "window actions of managers, notices, tokens, staff passwords, configuration changes.",
+        ("200", "AuditList"), params=span, errors=(422,) + common)}
+    csv_op = _op("The audit log as CSV (UTF-8 with BOM), same rows and parameters.",
+                 ("200", "AuditList"), params=span, errors=(422,) + common)
+    csv_op["responses"]["200"] = {"description": "CSV", "content": {"text/csv": {
+        "schema": {"type": "string"}}}}
+    paths["/api/v1/halls/{hall}/audit.csv"] = {"get": csv_op}
+    paths["/api/v1/halls/{hall}/tickets"]["post"]["responses"].update(_errors(429, 507))
     paths.update(_evaluation_paths(hall_p, common))
     for action, (summary, body_model, result) in WINDOW_ACTIONS.items():
         paths[f"/api/v1/halls/{{hall}}/windows/{{n}}/{action}"] = {"post": _op(

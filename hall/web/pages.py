@@ -16,11 +16,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from hall import present, staff as staff_mod, tickets
 from hall.errors import DomainError
 from hall.models import Ticket
-from hall.web.auth import runtime
+from hall.web.auth import SEEN_KEY, runtime, session_expired, wall_time
 
 bp = Blueprint("pages", __name__)
 LANGUAGES = ("zh", "en")
 csrf = CSRFProtect()
+RENEW_EVERY_S = 30
 
 
 def select_locale() -> str:
@@ -45,6 +46,16 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(counter.bp)
     app.register_blueprint(manage.bp)
+
+    @app.before_request
+    def _expire_idle_session() -> None:
+        """A staff session idle for longer than server.session_idle_minutes ends; activity renews it."""
+        if "staff" not in session:
+            return
+        if session_expired(runtime()):
+            session.clear()
+        elif not _is_poll() and wall_time() - session.get(SEEN_KEY, 0) >= RENEW_EVERY_S:
+            session[SEEN_KEY] = int(wall_time())  # not every request: each renewal sends a cookie
 
     @app.context_processor
     def _page_globals() -> dict[str, Any]:
@@ -191,6 +202,7 @@ def login():
             session.clear()  # a new session id for a new login (no fixation)
             session.permanent = True
             session["staff"] = who
+            session[SEEN_KEY] = int(wall_time())
             return redirect(nxt or url_for("counter.choose", code=code))
     return render_template("login.html", halls=_halls(), next=nxt, error=error), 401
 
@@ -199,6 +211,12 @@ def login():
 def logout():
     session.clear()
     return redirect(url_for("pages.login"))
+
+
+def _is_poll() -> bool:
+    """The workstation's own once-a-second refresh is not activity of the person at it."""
+    return request.method == "GET" and request.path.startswith("/counter/") \
+        and request.path.endswith("/state")
 
 
 def _safe_next(value: str) -> str:

@@ -160,6 +160,24 @@ class NoticesOut(BaseModel):
     notices: list[str]
 
 
+class AuditEntryOut(BaseModel):
+    id: int
+    at: str
+    hall: str | None = Field(description="null for an entry of no hall (e.g. an admin token), "
+                             "shown to admins only")
+    actor: str = Field(description="who: token:<id>[:label], staff:<login>, cli, config")
+    action: str = Field(description="e.g. window.call_next, notices.set, token.created, "
+                        "token.revoked, staff.password_set, config.changed")
+    target: str | None
+    summary: str | None
+    before: dict | None
+    after: dict | None
+
+
+class AuditList(BaseModel):
+    entries: list[AuditEntryOut]
+
+
 # 差评整改 (rectification cases), 好差评 figures and the provincial export.
 
 CaseStateName = Literal["open", "verified", "rectified", "called_back", "closed", "appealed"]
