@@ -20,7 +20,8 @@ def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python run.py", description="Serve the hall(s) of config.toml: the API, live events "
         "and pages. Commands: 'token create' (a device or integration token), 'migrate', "
-        "'devices' (list ports, test-print, light a screen).",
+        "'devices' (list ports, test-print, light a screen), 'staff password LOGIN', "
+        "'backup' (copy the SQLite database while the server runs).",
         epilog="Run 'python run.py token create --help' for tokens.")
     _common(parser)
     parser.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
@@ -169,6 +170,9 @@ def serve(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "backup":
+        from hall.backup import main as backup_main
+        return backup_main(argv[1:])
     if argv and argv[0] == "devices":
         from devices.cli import main as devices_main
         return devices_main(argv[1:])

@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +21,15 @@ PYTHON = sys.executable
 MONDAY_9 = "2026-11-30T09:00:00+08:00"
 
 
+def without_issue_limit(config: pathlib.Path) -> None:
+    """Lift the per-kiosk issue limit (30/minute by default) in a bench's copy of config.toml: a
+    bench replays a whole hall's kiosks through one token and measures the server, not the limit."""
+    text = config.read_text(encoding="utf-8")
+    marker = 'issue_rate_limit = "30/minute"'
+    if marker in text:
+        config.write_text(text.replace(marker, 'issue_rate_limit = "1000000/minute"'), encoding="utf-8")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,6 +42,52 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+# How a bench or test serves: run.py (Werkzeug, or gevent's server when the config asks for it),
+# or gunicorn with one worker, threads (the README's command before gevent) or gevent.
+SERVERS = ("runpy", "runpy-gevent", "gunicorn-threads", "gunicorn-gevent")
+
+
+def set_server_key(config: pathlib.Path, key: str, value: str) -> None:
+    """Write ``[server] key = "value"`` into a copy of config.toml (the first such line, or a new one)."""
+    text = config.read_text(encoding="utf-8")
+    line = f'{key} = "{value}"'
+    text, found = re.subn(rf'(?m)^{key}\s*=.*$', line, text, count=1)
+    if not found:
+        text = re.sub(r'(?m)^\[server\]\s*$', "[server]\n" + line, text, count=1)
+    config.write_text(text, encoding="utf-8")
+
+
+def set_async_mode(config: pathlib.Path, mode: str) -> None:
+    set_server_key(config, "async_mode", mode)
+
+
+def server_command(kind: str, port: int, threads: int = 32, connections: int = 5000,
+                   run_py_args: tuple[str, ...] = ()) -> list[str]:
+    """The command line of a server of ``kind`` (see SERVERS) on 127.0.0.1:port.
+
+    gunicorn reads HALL_CONFIG, HALL_DATABASE_URL and HALL_CLOCK from the environment; with
+    threads every websocket holds one of ``threads`` for its whole life, with gevent a greenlet,
+    and ``connections`` bounds the open connections (gunicorn's default of 1,000 is too few).
+    run.py gets ``run_py_args`` (--config, --database, --clock…); when the config says gevent, it
+    is started under gevent's monkey-patching, as run.py's own top lines do it.
+    """
+    gunicorn = str(pathlib.Path(PYTHON).parent / "gunicorn")
+    common = ["-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+              "--worker-connections", str(connections)]
+    if kind == "gunicorn-threads":
+        return [gunicorn, *common, "--threads", str(threads), "hall.wsgi:app"]
+    if kind == "gunicorn-gevent":
+        return [gunicorn, *common, "-k", "gevent", "hall.wsgi:app"]
+    if kind == "runpy":
+        return [PYTHON, str(ROOT / "run.py"), *run_py_args, "--port", str(port)]
+    if kind == "runpy-gevent":  # run.py patched from outside: what a gevent config makes run.py do
+        boot = ("from gevent import monkey; monkey.patch_all(); import runpy, sys; "
+                f"sys.argv = {[str(ROOT / 'run.py'), *run_py_args, '--port', str(port)]!r}; "
+                f"runpy.run_path({str(ROOT / 'run.py')!r}, run_name='__main__')")
+        return [PYTHON, "-c", boot]
+    raise ValueError(f"unknown server kind {kind!r}; one of {SERVERS}")
 
 
 class Server:
@@ -53,13 +110,13 @@ class Server:
                              capture_output=True, text=True).stdout
         return out.strip().splitlines()[-1]
 
-    def start(self, gunicorn: bool = True, threads: int = 32) -> None:
-        if gunicorn:
-            args = [str(pathlib.Path(PYTHON).parent / "gunicorn"), "-w", "1", "--threads",
-                    str(threads), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
-                    "hall.wsgi:app"]
-        else:
-            args = [PYTHON, str(ROOT / "run.py"), "--port", str(self.port), "--clock", MONDAY_9]
+    def start(self, gunicorn: bool = True, threads: int = 32, kind: str | None = None) -> None:
+        """Start ``kind`` (see SERVERS); without it, gunicorn with threads or run.py."""
+        kind = kind or ("gunicorn-threads" if gunicorn else "runpy")
+        if kind == "runpy" and async_mode_of(self.config) == "gevent":
+            kind = "runpy-gevent"
+        args = server_command(kind, self.port, threads=threads, run_py_args=("--clock", MONDAY_9))
+        self.kind = kind
         self.proc = subprocess.Popen(args, env=self.env(), cwd=self.workdir,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -88,24 +145,37 @@ class Server:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            if getattr(self, "kind", "").startswith("gunicorn"):
+                self.proc.send_signal(signal.SIGINT)  # quick shutdown: don't wait for open websockets
+            else:
+                self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
 
+def async_mode_of(config: pathlib.Path) -> str:
+    import tomllib
+    with open(config, "rb") as f:
+        return tomllib.load(f).get("server", {}).get("async_mode", "threading")
+
+
 @contextlib.contextmanager
 def hall_server(config: pathlib.Path = ROOT / "config.toml", gunicorn: bool = True,
-                database: str | None = None) -> Iterator[Server]:
+                database: str | None = None, kind: str | None = None) -> Iterator[Server]:
+    """A started server on a copy of ``config``; ``kind`` gunicorn-gevent also sets async_mode."""
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="hall-bench-"))
     shutil.copy(config, workdir / "config.toml")
+    without_issue_limit(workdir / "config.toml")
+    if kind is not None:
+        set_async_mode(workdir / "config.toml", "gevent" if kind.endswith("gevent") else "threading")
     server = Server(workdir, free_port(), workdir / "config.toml",
                     database or f"sqlite:///{workdir}/hall.db")
     subprocess.run([PYTHON, str(ROOT / "run.py"), "migrate"], env=server.env(), cwd=workdir,
                    check=True, capture_output=True)
     try:
-        server.start(gunicorn=gunicorn)
+        server.start(gunicorn=gunicorn, kind=kind)
         yield server
     finally:
         server.stop()

@@ -1,8 +1,10 @@
 """Live fan-out: N Socket.IO clients on one server process; call → delivery latency at each client.
 
     .venv/bin/python bench/live_fanout.py [--clients 2000] [--calls 200] [--rate 5]
+        [--server runpy | runpy-gevent | gunicorn-threads | gunicorn-gevent]
 
-Starts ``run.py`` on a temporary copy of config.toml (hall XS, 52 windows) and a fresh SQLite
+Starts ``run.py`` (or gunicorn; ``--server``, whose gevent kinds set ``[server] async_mode``)
+on a temporary copy of config.toml (hall XS, 52 windows) and a fresh SQLite
 file, issues tickets, connects hall screens, window screens and mobile tickets over websocket,
 then makes calls over HTTP with a manager token and times, at every client that should hear of
 each call, its receive time minus the time the call was sent (both time.time() in this process).
@@ -14,9 +16,11 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import pathlib
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -29,6 +33,9 @@ import psutil
 import socketio
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from common import SERVERS, server_command, set_async_mode, set_server_key, without_issue_limit  # noqa: E402
+
 HALL = "XS"
 WINDOWS = list(range(1, 53))
 QUEUES = "ABCDEFGHJ"  # K (办不成事) is left out: few windows serve it
@@ -70,6 +77,43 @@ def run_py(*args: str) -> str:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Tree:
+    """The server's processes (gunicorn: the master and its worker) as one for CPU, threads, memory."""
+
+    def __init__(self, root: psutil.Process) -> None:
+        self.root = root
+
+    def all(self) -> list[psutil.Process]:
+        try:
+            return [self.root, *self.root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def serving(self) -> psutil.Process:
+        return max(self.all(), key=lambda p: p.memory_info().rss)
+
+    def serving_rss(self) -> int:
+        return self.serving().memory_info().rss
+
+    def cpu_times(self) -> tuple[float, float]:
+        times = [p.cpu_times() for p in self.all()]
+        return sum(t.user for t in times), sum(t.system for t in times)
+
+    def num_threads(self) -> int:
+        return sum(p.num_threads() for p in self.all())
+
+    def num_fds(self) -> int:
+        return sum(p.num_fds() for p in self.all())
+
+    def memory_info(self):
+        return _Rss(sum(p.memory_info().rss for p in self.all()))
+
+
+@dataclasses.dataclass
+class _Rss:
+    rss: int
 
 
 async def wait_healthy(session: aiohttp.ClientSession, base: str, server: subprocess.Popen) -> None:
@@ -141,12 +185,16 @@ async def bench(args: argparse.Namespace) -> int:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="live-fanout-"))
     config = tmp / "config.toml"
     shutil.copy(ROOT / "config.toml", config)
+    without_issue_limit(config)
+    set_async_mode(config, "gevent" if args.server.endswith("gevent") else "threading")
+    set_server_key(config, "issue_rate_limit", "100000/minute")  # one kiosk token issues them all
     common = ["--config", str(config), "--database", f"sqlite:///{tmp}/hall.db"]
     n_hall = max(1, min(args.hall_screens, args.clients // 50))
     n_window = min(len(WINDOWS), max(0, args.clients - n_hall))
     n_ticket = max(0, args.clients - n_hall - n_window)
-    print(f"clients: {n_hall} hall screens, {n_window} window screens, {n_ticket} mobile tickets "
-          f"(fd limit {limit}); {args.calls} calls at {args.rate}/s; work dir {tmp}")
+    print(f"server: {args.server}; clients: {n_hall} hall screens, {n_window} window screens, "
+          f"{n_ticket} mobile tickets (fd limit {limit}); {args.calls} calls at {args.rate}/s; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; work dir {tmp}")
 
     t_setup = time.time()
     screen = run_py("token", "create", "--role", "screen", "--hall", HALL, *common)
@@ -155,9 +203,12 @@ async def bench(args: argparse.Namespace) -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(tmp / "server.log", "w")
-    server = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *common, "--port", str(port),
-                               "--clock", CLOCK], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    proc = psutil.Process(server.pid)
+    command = server_command(args.server, port, threads=args.clients + 100,
+                             connections=args.clients + 1000, run_py_args=(*common, "--clock", CLOCK))
+    env = {**os.environ, "HALL_CONFIG": str(config), "HALL_DATABASE_URL": f"sqlite:///{tmp}/hall.db",
+           "HALL_CLOCK": CLOCK, "HALL_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = Tree(psutil.Process(server.pid))
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                  timeout=aiohttp.ClientTimeout(total=60))
     clients: list[Client] = []
@@ -184,9 +235,10 @@ async def bench(args: argparse.Namespace) -> int:
             exe = shutil.which("py-spy") or str(pathlib.Path(sys.executable).with_name("py-spy"))
             spy = subprocess.Popen([exe, "record", "--gil", "--nonblocking", "--rate", "10", "--format", "raw",
                                     "--duration", str(int(args.calls / args.rate)), "-o", args.py_spy,
-                                    "--pid", str(server.pid)], stdout=log, stderr=log)
+                                    "--pid", str(proc.serving().pid)], stdout=log, stderr=log)
         cpu0, t_calls = sum(proc.cpu_times()[:2]), time.time()
         sent: dict[int, tuple[float, int]] = {}  # ticket id → (sent at, window)
+        per_call: dict[int, tuple[int, float]] = {}  # ticket id → (call number, HTTP ms)
         failures = 0
         answered: list[float] = []  # HTTP response times, ms
         headers = {"Authorization": f"Bearer {manager}"}
@@ -201,6 +253,7 @@ async def bench(args: argparse.Namespace) -> int:
             answered.append((time.time() - at) * 1000)
             if r.status == 200 and body.get("ticket"):
                 sent[body["ticket"]["id"]] = (at, window)
+                per_call[body["ticket"]["id"]] = (i, answered[-1])
             else:
                 failures += 1
 
@@ -219,12 +272,19 @@ async def bench(args: argparse.Namespace) -> int:
             if tid in c.called:
                 latencies[c.kind].append((c.called[tid] - sent[tid][0]) * 1000)
         every = [v for values in latencies.values() for v in values]
+        last = {}  # ticket id → its slowest delivery, ms
+        for c, tid in expected:
+            if tid in c.called:
+                last[tid] = max(last.get(tid, 0.0), (c.called[tid] - sent[tid][0]) * 1000)
         gaps = sum(sum(1 for a, b in zip(c.seqs, c.seqs[1:]) if b != a + 1)
                    for c in connected if c.kind == "hall")
         print(f"\ncalls: {len(sent)} made ({failures} failed or found nobody) in {calls_s:.1f} s; "
               f"server CPU {cpu:.1f} s during calls + drain; events received {sum(c.events for c in connected)}")
         print(f"HTTP call answered: p50 {statistics.median(answered):.1f} ms, "
               f"p99 {percentile(answered, 0.99):.1f} ms, max {max(answered):.1f} ms")
+        slow = sorted(last, key=last.get, reverse=True)[:3]
+        print("slowest calls: " + "; ".join(f"#{per_call[t][0]} HTTP {per_call[t][1]:.0f} ms, last delivery "
+                                            f"{last[t]:.0f} ms" for t in slow))
         print(f"delivered {len(every)}/{len(expected)} ({100 * len(every) / max(1, len(expected)):.2f} %), "
               f"hall-room seq gaps {gaps}")
         print(f"{'clients':>8} {'kind':>7} {'deliveries':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
@@ -234,8 +294,9 @@ async def bench(args: argparse.Namespace) -> int:
                 print(f"{count:>8} {kind:>7} {len(values):>10} {statistics.median(values):>8.1f} "
                       f"{percentile(values, 0.99):>8.1f} {max(values):>8.1f}")
         print(f"server: CPU total {sum(proc.cpu_times()[:2]):.1f} s, threads {proc.num_threads()}, "
-              f"rss {proc.memory_info().rss >> 20} MiB; bench process CPU "
-              f"{sum(psutil.Process().cpu_times()[:2]):.1f} s")
+              f"rss {proc.memory_info().rss >> 20} MiB (serving process {proc.serving_rss() >> 20} MiB); "
+              f"bench process CPU {sum(psutil.Process().cpu_times()[:2]):.1f} s; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if spy is not None:
             try:
                 spy.wait(120)
@@ -243,7 +304,10 @@ async def bench(args: argparse.Namespace) -> int:
                 spy.kill()
         return 0 if every and len(every) == len(expected) else 1
     finally:
-        server.terminate()
+        if args.server.startswith("gunicorn"):
+            server.send_signal(signal.SIGINT)  # quick shutdown, not a wait for the open websockets
+        else:
+            server.terminate()
         try:
             server.wait(10)
         except subprocess.TimeoutExpired:
@@ -265,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-s", type=float, default=15.0, help="wait this long for late deliveries")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the server (GIL holders) during the calls "
                         "with py-spy into FILE (collapsed stacks)")
+    parser.add_argument("--server", choices=SERVERS, default="runpy",
+                        help="run.py (Werkzeug, threading), run.py under gevent, or gunicorn -w 1 with "
+                        "threads (one per client) or gevent; the gevent kinds set [server] async_mode")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (server.log, hall.db)")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.calls < 1 or args.calls > 5000 or args.rate <= 0:

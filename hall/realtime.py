@@ -1,7 +1,10 @@
 """Live events over Socket.IO (namespace /live): rooms by credentials, a snapshot, then deltas.
 
-Threading mode, stated explicitly. With ``server.message_queue`` (redis://…) several
-processes share their emits, so a screen on one process sees a call made on another.
+The async mode is ``server.async_mode``: "threading" (the default) or "gevent", which needs a
+process that gevent patched before anything else was imported (``gunicorn -k gevent``, or
+run.py, which patches first when the config asks for gevent); docs/benchmarks-live.md has
+the figures. With ``server.message_queue`` (redis://…) several processes share their emits,
+so a screen on one process sees a call made on another.
 """
 from __future__ import annotations
 
@@ -85,14 +88,42 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+def gevent_patched() -> bool:
+    """True when gevent monkey-patched this process (sockets, threads), as gevent mode needs."""
+    import sys
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket") and monkey.is_module_patched("threading"))
+
+
+def check_async_mode(mode: str) -> None:
+    """Refuse to start gevent mode in a process that is not patched: it would hang, not fail."""
+    if mode != "gevent":
+        if gevent_patched():
+            log.warning('this process is gevent-patched (gunicorn -k gevent?) but server.async_mode is '
+                        '"threading": set async_mode = "gevent"')
+        return
+    try:
+        import gevent  # noqa: F401
+    except ImportError:
+        raise RuntimeError('server.async_mode = "gevent" needs gevent: pip install ".[gevent]"') from None
+    if not gevent_patched():
+        raise RuntimeError('server.async_mode = "gevent" needs a gevent-patched process: serve with '
+                           "gunicorn -k gevent (see README) or python run.py, or set "
+                           'async_mode = "threading"')
+
+
 def init_app(app: Flask, rt: Runtime) -> SocketIO:
     queue_url = rt.settings.server.message_queue
+    async_mode = rt.settings.server.async_mode
+    check_async_mode(async_mode)
     # manage_session=False: Flask 3.1 made RequestContext.session read-only, which Flask-SocketIO's
     # own session copy assigns to (AttributeError on every event); /live only reads the login cookie.
     # cors_allowed_origins=None: only pages of this very server may connect from a browser
     # (engine.io's default). [] would switch the Origin check off, and /live accepts the staff
     # login cookie, so any web site open in a clerk's browser could read the hall.
-    socketio = SocketIO(app, async_mode="threading", message_queue=queue_url,
+    # In gevent mode the bus's delivery "threads" are greenlets (threading is patched), and the
+    # websockets are simple-websocket's on gevent (engine.io picks it without gevent-websocket).
+    socketio = SocketIO(app, async_mode=async_mode, message_queue=queue_url,
                         cors_allowed_origins=None, json=app.json, manage_session=False)
     app.extensions["hall.socketio"] = socketio
 
@@ -158,6 +189,8 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], Callable[[], d
             ticket_id = int(auth.get("ticket"))
         except (TypeError, ValueError):
             raise PermissionError("'ticket' must be a ticket id") from None
+        if not 0 < ticket_id < 2**63:  # beyond any database integer
+            raise PermissionError("'ticket' must be a ticket id")
         secret = str(auth.get("secret") or "")
         with rt.db.read() as session:
             ticket = session.get(Ticket, ticket_id)

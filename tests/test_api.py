@@ -207,3 +207,14 @@ def test_openapi_document_lists_every_route(app, client):
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 served.add((path, method))
     assert served <= documented, served - documented
+
+
+@pytest.mark.parametrize("role, secret_shown", [("screen", False), ("kiosk", False), ("pad", False),
+                                                ("manager", True), ("clerk", True)])
+def test_a_device_token_reads_a_ticket_without_its_secret_link(client, token, role, secret_shown):
+    t = client.post("/api/v1/halls/T1/tickets", json={"queue": "A"}, headers=token("manager")).get_json()
+    headers = token(role, window=1 if role in ("pad", "clerk") else None)
+    seen = client.get(f"/api/v1/tickets/{t['id']}", headers=headers).get_json()
+    assert seen["number"] == "A001"
+    assert (seen["track_url"] == t["track_url"]) is secret_shown
+    assert ("s=" in seen["track_url"]) is secret_shown

@@ -17,6 +17,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 B = TypeVar("B", bound=BaseModel)
 
 WINDOW_ACTORS = frozenset({Role.CLERK}) | STAFF_ROLES
+DEVICE_ROLES = frozenset({Role.KIOSK, Role.SCREEN, Role.PAD})
 
 
 def body(model: type[B], optional: bool = False) -> B:
@@ -87,9 +88,14 @@ def get_ticket(ticket_id: int):
     with rt.db.read() as session:
         ticket = tickets.get_ticket(session, None, ticket_id)
         hall = rt.hall_by_id(ticket.hall_id)
+        view = present.ticket_view(session, hall, ticket)
         if not (secret and tickets.secret_matches(ticket, secret)):
-            require(hall)
-        return jsonify(present.ticket_view(session, hall, ticket))
+            who = require(hall)
+            if who.role in DEVICE_ROLES:
+                # A device token sits in a public place (a TV, a kiosk): it may read a ticket,
+                # not the secret link that would let anyone rate or follow it.
+                view["track_url"] = view["track_url"].split("?", 1)[0]
+        return jsonify(view)
 
 
 def _window_action(code: str, number: int, action, *args: Any, **kwargs: Any):
