@@ -2,6 +2,7 @@
 Alembic and the migration tests must see them all. A module that adds tables is listed here."""
 from __future__ import annotations
 
+import hall.appointments  # noqa: F401
 import hall.audit  # noqa: F401
 import hall.invitations  # noqa: F401
 import hall.notices  # noqa: F401
