@@ -26,7 +26,8 @@ def track_url(hall: HallRef, ticket: Ticket) -> str:
 
 def ticket_view(session: so.Session, hall: HallRef, ticket: Ticket) -> dict[str, Any]:
     ahead = policy.count_ahead(session, ticket) if ticket.status == TicketStatus.WAITING else 0
-    expected = (forecast.expected_wait_s(session, hall, ticket.queue_id, ahead, ticket.business_day)
+    expected = (forecast.expected_wait_s(session, hall, ticket.queue_id, ahead, ticket.business_day,
+                                         ticket.priority)
                 if ticket.status == TicketStatus.WAITING else 0)
     return {
         "id": ticket.id,

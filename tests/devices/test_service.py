@@ -76,12 +76,16 @@ def test_a_kiosk_ticket_prints_a_slip(rt, svc):
     hall = rt.halls["T1"]
     make_ticket(rt, hall, "A")  # no kiosk: nothing printed
     ticket = make_ticket(rt, hall, "A", kiosk="K1")
+    with rt.db.read() as session:
+        from hall import present
+        expected_s = present.ticket_view(session, hall, session.get(Ticket, ticket.id))["expected_wait_s"]
     assert svc.wait_idle()
     printer = dev(svc, "printer-k1")
     [(slip, data)] = list(printer.printed)
     assert slip.number == ticket.number == "A002"
     assert (slip.hall, slip.queue, slip.ahead) == ("测试政务服务中心", "综合受理", 1)
-    assert slip.wait_min >= 1 and slip.notice == "请提前准备好身份证件"
+    # The slip shows the ticket's own forecast, in whole minutes rounded up.
+    assert slip.wait_min == -(-expected_s // 60) and slip.notice == "请提前准备好身份证件"
     assert slip.url.startswith(f"http://hall.test/t/{ticket.id}?s=")
     assert slip.issued_at.strftime("%H:%M") == "09:00"  # the hall's local time
     assert b"A002" in data
