@@ -174,6 +174,38 @@ class RatingSettings(_Frozen):
         return value
 
 
+class AlertSettings(_Frozen):
+    """Manager alerts (预警) on the live dashboard: a long queue, a long wait; 0 switches a rule off."""
+    max_waiting: NonNeg = 30        # an alert when more than this many wait in one queue
+    max_wait_minutes: NonNeg = 30   # an alert when a ticket has waited longer than this
+    # Windows the manager may switch to any queue: listed as helpers of every alert while idle.
+    switch_windows: tuple[Pos, ...] = ()
+
+
+class DepartmentSettings(_Frozen):
+    code: Code
+    name: Text
+
+
+class MatterSettings(_Frozen):
+    """A matter (事项): on the spot (即办件) or done within promised working days (承诺件)."""
+    code: Code
+    name: Text
+    department: Code
+    kind: Literal["on_the_spot", "promised"] = "on_the_spot"
+    promised_days: Pos | None = Field(None, examples=[5])
+
+    @model_validator(mode="after")
+    def _days(self) -> MatterSettings:
+        if self.kind == "promised" and self.promised_days is None:
+            raise problem("a promised matter (承诺件) needs promised_days", 'add promised_days = 5 (working days, ≥ 1), '
+                          'or set kind = "on_the_spot"', sub=".promised_days")
+        if self.kind == "on_the_spot" and self.promised_days is not None:
+            raise problem(f"promised_days = {self.promised_days} given for an on-the-spot matter",
+                          'set kind = "promised", or remove promised_days', sub=".promised_days")
+        return self
+
+
 class DepartmentSettings(_Frozen):
     code: Code
     name: Text
@@ -364,6 +396,7 @@ class HallSettings(_Frozen):
     policy: PolicySettings = PolicySettings()
     rating: RatingSettings = RatingSettings()
     voice: VoiceSettings = VoiceSettings()
+    alerts: AlertSettings = AlertSettings()
     departments: tuple[DepartmentSettings, ...] = ()
     matters: tuple[MatterSettings, ...] = ()
     queues: tuple[QueueSettings, ...]

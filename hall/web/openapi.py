@@ -213,3 +213,25 @@ def _evaluation_paths(hall_p: dict[str, Any], common: tuple[int, ...]) -> dict[s
             summary, ("200", "CaseResult"), body_model, params=case_p,
             errors=(400, 409, 422) + common)}
     return paths
+
+
+# The manager's live dashboard (hall/web/dashboard.py): its data and switching a window's queues.
+_MODELS += [schemas.DashboardOut, schemas.WindowQueuesBody]
+_build_spec = build_spec
+
+
+def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: F811
+    spec = _build_spec(hall_codes)
+    hall_p = spec["paths"]["/api/v1/halls/{hall}/queues"]["get"]["parameters"][0]
+    common = (401, 403, 404, 503)
+    spec["paths"]["/api/v1/halls/{hall}/dashboard"] = {"get": _op(
+        "The manager's live dashboard (manager, admin): waiting per queue and in total, the "
+        "longest current wait, windows by state, today's served and no-shows, arrivals and "
+        "waiting per 15 minutes against the same weekday of the previous 4 weeks, active alerts.",
+        ("200", "DashboardOut"), params=[hall_p], errors=common)}
+    spec["paths"]["/api/v1/halls/{hall}/windows/{n}/queues"] = {"put": _op(
+        "Switch the queues a window serves (manager, admin), in order or by weights; logged and "
+        "audited, window.changed goes live. Kept until the next restart: at start the server "
+        "writes the queues of config.toml back.", ("200", "WindowResult"), "WindowQueuesBody",
+        params=[hall_p, _path("n", "integer", minimum=1)], errors=(400, 422) + common)}
+    return spec

@@ -304,3 +304,78 @@ class RatingRecord(BaseModel):
 
 class RatingExport(BaseModel):
     ratings: list[RatingRecord]
+
+
+# -- the manager's live dashboard (hall/web/dashboard.py) -------------------------------------
+
+class WindowQueuesBody(Body):
+    queues: list[str] = Field(min_length=1, max_length=20, description="Queue prefixes the window "
+                              "serves from now on, in order, e.g. [\"A\", \"J\"].")
+    mode: Literal["order", "weighted"] = "order"
+    weights: dict[str, int] = Field(default_factory=dict, description="Weight per queue in "
+                                    "weighted mode (1–100; a queue without a weight counts 1).")
+
+
+class DashQueueOut(BaseModel):
+    prefix: str
+    name: str
+    open: bool
+    waiting: int
+    longest_wait_s: int = Field(description="now − when the oldest waiting ticket started waiting.")
+
+
+class DashWindowOut(BaseModel):
+    number: int
+    name: str
+    kind: str
+    state: Literal["closed", "idle", "serving", "paused"]
+    pause_reason: str | None
+    since_s: int | None
+    clerk: str | None
+    ticket: str | None
+    queues: list[str]
+    mode: str
+    weights: dict[str, int]
+    device_offline: list[str] = Field(description="Names of this window's devices that are offline.")
+
+
+class AlertOut(BaseModel):
+    kind: Literal["queue_long", "wait_long"]
+    queue: str
+    waiting: int
+    longest_wait_s: int
+    message: str
+    helpers: list[int] = Field(description="Idle windows that could help: comprehensive or "
+                               "multi-queue windows serving the queue, or alerts.switch_windows.")
+
+
+class DashTodayOut(BaseModel):
+    issued: int
+    served: int
+    no_show: int
+
+
+class DashCurvesOut(BaseModel):
+    bucket_min: int
+    labels: list[str]
+    arrivals: list[int | None]
+    waiting: list[int | None] = Field(description="People waiting at the end of each bucket.")
+    arrivals_before: list[float | None] = Field(description="Mean of the same weekday, previous 4 weeks.")
+    waiting_before: list[float | None]
+    before_days: list[str]
+
+
+class DashboardOut(BaseModel):
+    hall: str
+    name: str
+    at: str
+    date: str
+    waiting: int
+    longest_wait_s: int
+    queues: list[DashQueueOut]
+    windows: list[DashWindowOut]
+    windows_by_state: dict[str, int]
+    today: DashTodayOut
+    curves: DashCurvesOut
+    alerts: list[AlertOut]
+    thresholds: dict[str, int]
