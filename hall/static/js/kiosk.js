@@ -100,4 +100,27 @@
     document.querySelector('[data-priority="none"]').click();
   }
   document.getElementById("ticket-done").addEventListener("click", closeTicket);
+
+  // 预约签到: a booking code (8 characters) or an ID number (18) → the appointment's ticket.
+  const checkin = document.getElementById("checkin");
+  const checkinInput = document.getElementById("checkin-input");
+  const checkinError = document.getElementById("checkin-error");
+  document.getElementById("checkin-open").addEventListener("click", () => {
+    checkinInput.value = ""; checkinError.hidden = true; checkin.hidden = false; checkinInput.focus();
+  });
+  document.getElementById("checkin-close").addEventListener("click", () => { checkin.hidden = true; });
+  document.getElementById("checkin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const value = checkinInput.value.trim();
+    const key = value.length > 12 ? "id_number" : "code";
+    try {
+      const out = await Hall.api("POST", "/api/v1/halls/" + hall + "/appointments/check-in",
+        Object.assign({ [key]: value }, kioskName ? { kiosk: kioskName } : {}), token);
+      checkin.hidden = true;
+      showTicket(out.ticket, out.appointment.queue_name);
+      if (out.late) { Hall.showStatus(checkin.dataset.late); setTimeout(() => Hall.showStatus(""), 15000); }
+    } catch (err) {
+      checkinError.textContent = err.message; checkinError.hidden = false;
+    }
+  });
 })();
