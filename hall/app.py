@@ -44,6 +44,8 @@ def create_app(settings: Any = None, *, config_path: str | None = None,
     pages.init_app(app)
     from hall.web import rectify  # 好差评 management: 差评整改 cases, figures, export
     rectify.init_app(app)
+    from hall.web import booking  # 预约: public slots, booking and cancelling, kiosk check-in, /book page
+    booking.init_app(app)
     from hall.web import dashboard  # the manager's live dashboard, alerts (bus subscriber), switching
     dashboard.init_app(app)
 

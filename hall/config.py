@@ -206,27 +206,29 @@ class MatterSettings(_Frozen):
         return self
 
 
-class DepartmentSettings(_Frozen):
-    code: Code
-    name: Text
+class SlotSettings(_Frozen):
+    """A queue's appointment slots (预约时段): slot_minutes long within the opening sessions, per_slot places each."""
+    slot_minutes: Annotated[int, Field(strict=True, ge=5, le=240)] = Field(30, examples=[30])
+    per_slot: Pos = Field(4, examples=[4])
 
 
-class MatterSettings(_Frozen):
-    """A matter (事项): on the spot (即办件) or done within promised working days (承诺件)."""
-    code: Code
-    name: Text
-    department: Code
-    kind: Literal["on_the_spot", "promised"] = "on_the_spot"
-    promised_days: Pos | None = Field(None, examples=[5])
+class AppointmentRules(_Frozen):
+    """A hall's booking rules (预约规则); the defaults are the seed halls' practice."""
+    # Bookable days: from min_days_ahead to max_days_ahead opening days after today (today = 0).
+    min_days_ahead: NonNeg = 1
+    max_days_ahead: Pos = 5
+    per_person_per_day: Pos = 1  # bookings one ID number may hold in this hall on one day
+    cancel_before_minutes: NonNeg = 120  # cancelling closes this long before the slot starts
+    check_in_before_minutes: NonNeg = 15  # check-in at the kiosk opens this long before the start
+    check_in_after_minutes: NonNeg = 10  # …and closes this long after it; later = missed (爽约)
+    no_show_limit: NonNeg = 2  # this many missed appointments → no booking for ban_months; 0 = off
+    ban_months: Pos = 3
 
     @model_validator(mode="after")
-    def _days(self) -> MatterSettings:
-        if self.kind == "promised" and self.promised_days is None:
-            raise problem("a promised matter (承诺件) needs promised_days", 'add promised_days = 5 (working days, ≥ 1), '
-                          'or set kind = "on_the_spot"', sub=".promised_days")
-        if self.kind == "on_the_spot" and self.promised_days is not None:
-            raise problem(f"promised_days = {self.promised_days} given for an on-the-spot matter",
-                          'set kind = "promised", or remove promised_days', sub=".promised_days")
+    def _window(self) -> AppointmentRules:
+        if self.min_days_ahead > self.max_days_ahead:
+            raise problem(f"min_days_ahead = {self.min_days_ahead} is after max_days_ahead = {self.max_days_ahead}",
+                          "make min_days_ahead ≤ max_days_ahead, e.g. 1 and 5", sub=".min_days_ahead")
         return self
 
 
@@ -241,6 +243,7 @@ class QueueSettings(_Frozen):
     last_ticket: dt.time | None = Field(None, examples=["17:00"])
     avg_service_s: Annotated[int, Field(strict=True, gt=0)] = 600
     open: Annotated[bool, Field(strict=True)] = True
+    appointments: SlotSettings | None = Field(None, examples=[{"slot_minutes": 30, "per_slot": 4}])
 
     @field_validator("last_ticket", mode="before")
     @classmethod
@@ -396,6 +399,7 @@ class HallSettings(_Frozen):
     policy: PolicySettings = PolicySettings()
     rating: RatingSettings = RatingSettings()
     voice: VoiceSettings = VoiceSettings()
+    appointments: AppointmentRules = AppointmentRules()
     alerts: AlertSettings = AlertSettings()
     departments: tuple[DepartmentSettings, ...] = ()
     matters: tuple[MatterSettings, ...] = ()

@@ -235,3 +235,37 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: 
         "writes the queues of config.toml back.", ("200", "WindowResult"), "WindowQueuesBody",
         params=[hall_p, _path("n", "integer", minimum=1)], errors=(400, 422) + common)}
     return spec
+
+
+# Appointments (预约, hall/web/booking.py): public slots, booking and cancelling; kiosk check-in.
+_MODELS += [schemas.BookBody, schemas.CheckInBody, schemas.SlotList, schemas.AppointmentOut,
+            schemas.CheckInOut]
+_build_spec_before_appointments = build_spec
+
+
+def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: F811
+    spec = _build_spec_before_appointments(hall_codes)
+    hall_p = spec["paths"]["/api/v1/halls/{hall}/queues"]["get"]["parameters"][0]
+    common = (401, 403, 404, 503)
+    base = "/api/v1/halls/{hall}/appointments"
+    slots = _op("Free places per slot of a queue on a day (public, no token), and the bookable dates.",
+                ("200", "SlotList"), secured=False, errors=(404, 422, 503), params=[
+                    hall_p, {"name": "queue", "in": "query", "required": True, "schema": {"type": "string"}},
+                    _query("date", "The day (default: the first bookable day)", format="date")])
+    booking = _op("Book a slot (public, no token; rate-limited per address): 1–5 working days ahead, "
+                  "one per person a day, not while suspended for missed appointments.",
+                  ("201", "AppointmentOut"), "BookBody", secured=False,
+                  params=[hall_p], errors=(400, 404, 409, 422, 429, 503))
+    check_in = _op("Check in at the kiosk (kiosk, manager) with the booking code or the ID number: "
+                   "an appointment-priority ticket from 15 min before to 10 min after the start; "
+                   "later an ordinary ticket (`late`: true); earlier refused.",
+                   ("201", "CheckInOut"), "CheckInBody", params=[hall_p],
+                   errors=(400, 409, 422, 429) + common)
+    cancel = _op("Cancel a booking up to 2 hours before it starts (public: the code is the secret).",
+                 ("200", "AppointmentOut"), secured=False,
+                 params=[_path("booking", pattern="^[A-Z0-9]{6,16}$")], errors=(404, 409, 429, 503))
+    spec["paths"][f"{base}/slots"] = {"get": slots}
+    spec["paths"][base] = {"post": booking}
+    spec["paths"][f"{base}/check-in"] = {"post": check_in}
+    spec["paths"]["/api/v1/appointments/{booking}/cancel"] = {"post": cancel}
+    return spec

@@ -379,3 +379,62 @@ class DashboardOut(BaseModel):
     curves: DashCurvesOut
     alerts: list[AlertOut]
     thresholds: dict[str, int]
+
+
+# Appointments (预约, hall/web/booking.py).
+class BookBody(Body):
+    queue: str = Field(max_length=2, description="Queue prefix, e.g. \"B\".")
+    date: str = Field(max_length=10, description="The day, YYYY-MM-DD.")
+    start: str = Field(max_length=5, description="The slot's start, HH:MM, as listed by …/slots.")
+    id_number: str = Field(max_length=18, description="ID number of the person who will come; "
+                           "stored only as a keyed hash and masked.")
+    phone: str = Field(max_length=20, description="Mobile number; stored only as a keyed hash and masked.")
+
+
+class CheckInBody(Body):
+    code: str | None = Field(None, max_length=16, description="The booking code.")
+    id_number: str | None = Field(None, max_length=18, description="Or the ID number it was booked with.")
+    kiosk: str | None = Field(None, max_length=32, description="The kiosk that prints the ticket.")
+
+
+class SlotOut(BaseModel):
+    start: str = Field(description="HH:MM, local time.")
+    end: str
+    starts_at: str
+    capacity: int
+    free: int
+
+
+class SlotList(BaseModel):
+    hall: str
+    queue: str
+    date: str
+    bookable: bool = Field(description="Whether this date is in the booking window.")
+    bookable_dates: list[str]
+    slots: list[SlotOut]
+
+
+class AppointmentOut(BaseModel):
+    code: str | None = Field(None, description="The booking code: only in the answer to the booking; "
+                             "it is the secret that cancels and checks in.")
+    hall: str
+    queue: str
+    queue_name: str
+    date: str
+    start: str
+    end: str
+    status: Literal["booked", "checked_in", "cancelled", "no_show"]
+    id_masked: str | None
+    phone_masked: str | None
+    cancel_until: str
+    check_in_from: str
+    check_in_until: str
+    late: bool
+
+
+class CheckInOut(BaseModel):
+    ticket: TicketOut
+    appointment: AppointmentOut
+    late: bool = Field(description="Arrived after check-in closed: an ordinary ticket, the "
+                       "appointment counts as missed.")
+    message: str
