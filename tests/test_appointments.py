@@ -325,3 +325,15 @@ def test_book_page_renders(bapp):
     english = client.get("/book/T1?lang=en").get_data(as_text=True)
     assert "Book" in english
     assert client.get("/book/NOPE").status_code == 404
+
+
+def test_config_keys_are_validated_with_a_fix(tmp_path):
+    from hall.config_errors import ConfigError
+    hall = booking_hall()
+    hall["queues"][1]["appointments"] = {"slot_minutes": 0, "per_slot": 2}
+    hall["appointments"] = {"min_days_ahead": 6, "max_days_ahead": 5}
+    with pytest.raises(ConfigError) as err:
+        settings_for(tmp_path, [hall])
+    text = str(err.value)
+    assert "slot_minutes" in text and "min_days_ahead" in text and "Fix:" in text
+    assert settings_for(tmp_path).halls[0].queue("B").appointments is None  # off by default
