@@ -117,44 +117,59 @@ def _slots(hall: HallRef, day: dt.date) -> tuple[dt.datetime, int]:
     return first, n
 
 
+def _epoch(session: so.Session, column: Any) -> Any:
+    """Seconds since the epoch as a plain number, computed by the database: reading thousands of
+    instants as datetimes (the UTC type's conversion) would take most of the dashboard's time."""
+    if session.get_bind().dialect.name == "sqlite":  # stored as UTC text
+        return sa.func.round((sa.func.julianday(column) - 2440587.5) * 86400.0, 3)
+    return sa.extract("epoch", column)
+
+
 def _day_intervals(session: so.Session, hall: HallRef, days: list[dt.date]
-                   ) -> dict[dt.date, tuple[list[dt.datetime], list[tuple[dt.datetime, dt.datetime]]]]:
+                   ) -> dict[dt.date, tuple[list[float], list[tuple[float, float]]]]:
     """Per day: issue times, and every waiting interval (a step from its start to its call, or to
-    its cancellation when never called; None as the end while it still waits)."""
+    its cancellation when never called; +inf as the end while it still waits), in epoch seconds."""
     out: dict[dt.date, tuple[list, list]] = {d: ([], []) for d in days}
-    for day, issued, status, since, called, closed in session.execute(
-            sa.select(Ticket.business_day, Ticket.issued_at, Ticket.status, Ticket.waiting_since,
-                      Ticket.called_at, Ticket.closed_at)
+    inf = float("inf")
+    # Core rows of plain values (day and status as text): no ORM row or type processing.
+    conn = session.connection()
+    text = {d.isoformat(): d for d in days}
+    for day, issued, status, since, called, closed in conn.execute(
+            sa.select(sa.type_coerce(Ticket.business_day, sa.String), _epoch(session, Ticket.issued_at),
+                      sa.type_coerce(Ticket.status, sa.String),
+                      _epoch(session, Ticket.waiting_since), _epoch(session, Ticket.called_at),
+                      _epoch(session, Ticket.closed_at))
             .where(Ticket.hall_id == hall.id, Ticket.business_day.in_(days))):
+        day = text.get(day, day)
         out[day][0].append(issued)
-        if status == TicketStatus.WAITING:
-            out[day][1].append((since, None))  # still waiting
-        elif status == TicketStatus.CANCELLED and closed and (called is None or called < since):
+        if status == TicketStatus.WAITING.value:
+            out[day][1].append((since, inf))
+        elif status == TicketStatus.CANCELLED.value and closed and (called is None or called < since):
             out[day][1].append((since, closed))
-    for day, since, called in session.execute(
-            sa.select(Service.business_day, Service.waiting_since, Service.called_at)
+    for day, since, called in conn.execute(
+            sa.select(sa.type_coerce(Service.business_day, sa.String), _epoch(session, Service.waiting_since),
+                      _epoch(session, Service.called_at))
             .where(Service.hall_id == hall.id, Service.business_day.in_(days))):
-        out[day][1].append((since, called))
+        out[text.get(day, day)][1].append((since, called))
     return out
 
 
-def _curve(first: dt.datetime, n: int, issued: list[dt.datetime],
-           waits: list[tuple[dt.datetime, dt.datetime | None]], until: dt.datetime | None
-           ) -> tuple[list[int | None], list[int | None]]:
+def _curve(first: dt.datetime, n: int, issued: list[float], waits: list[tuple[float, float]],
+           until: dt.datetime | None) -> tuple[list[int | None], list[int | None]]:
     """Arrivals in each bucket, and people waiting at each bucket's end (or ``until``, the present)."""
     step = BUCKET_MIN * 60
     base = first.timestamp()
     arrivals = [0] * n
     for t in issued:
-        i = int((t.timestamp() - base) // step)
+        i = int((t - base) // step)
         arrivals[min(max(i, 0), n - 1)] += 1
-    # waiting(t) = starts ≤ t − ends ≤ t: count both with a sweep over sorted marks.
+    # waiting(t) = starts ≤ t − ends ≤ t: count both with a binary search over sorted marks.
     marks = [base + step * (i + 1) for i in range(n)]
     if until is not None:
         cut = until.timestamp()
         marks = [min(m, cut) for m in marks]
-    starts = sorted(a.timestamp() for a, _ in waits)
-    ends = sorted(b.timestamp() if b is not None else float("inf") for _, b in waits)
+    starts = sorted(a for a, _ in waits)
+    ends = sorted(b for _, b in waits)
     waiting = [bisect.bisect_right(starts, m) - bisect.bisect_right(ends, m) for m in marks]
     if until is not None:
         past = max(0, min(n, int((until.timestamp() - base) // step) + 1))
