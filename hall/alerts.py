@@ -158,7 +158,21 @@ class AlertWatcher:
         return sum(len(self.check_hall(code)) for code in self.rt.halls)
 
     def on_event(self, event: events.Event) -> None:
-        if event.name in TRIGGERS and event.hall in self.rt.halls:
+        """After a queue changes: look at the database only when its length crosses the limit.
+
+        The event carries the queue's waiting count, so the common case (no crossing) costs
+        nothing; this runs after every issue and call. Waits that only grow are the periodic
+        job's (check_long_waits)."""
+        if event.name not in TRIGGERS or event.hall not in self.rt.halls:
+            return
+        queue = event.payload.get("queue")
+        limit = self.rt.halls[event.hall].settings.alerts.max_waiting
+        if not isinstance(queue, dict) or not limit or queue.get("waiting") is None:
+            return
+        over = queue["waiting"] > limit
+        with self._lock:
+            was = (QUEUE_LONG, queue.get("prefix")) in self._active.get(event.hall, frozenset())
+        if over != was:
             self.check_hall(event.hall)
 
 
@@ -167,7 +181,7 @@ def start(rt: Any) -> AlertWatcher:
     watcher = getattr(rt, "alerts", None)
     if watcher is None:
         watcher = rt.alerts = AlertWatcher(rt)  # the scheduler's job finds it on the runtime
-        rt.bus.subscribe(watcher.on_event)
+        rt.bus.subscribe(watcher.on_event, own_thread=True)
     return watcher
 
 

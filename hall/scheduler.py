@@ -10,7 +10,7 @@ import filelock
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hall import daily, ratings_jobs, retention
+from hall import alerts, daily, ratings_jobs, retention
 from hall.errors import DomainError
 from hall.runtime import Runtime
 
@@ -121,6 +121,9 @@ class SingleScheduler:
                           id="alert_overdue_cases")
         scheduler.add_job(ratings_jobs.send_rating_invitations, "interval", seconds=60,
                           args=[self.rt], id="send_rating_invitations")
+        # A ticket waiting past [halls.alerts] max_wait_minutes raises an alert even with no event.
+        scheduler.add_job(alerts.check_long_waits, "interval", seconds=60, args=[self.rt],
+                          id="alert_long_waits")
         # Visitors' personal data (hash and masked form) cleared after server.personal_data_days.
         scheduler.add_job(retention.purge_all, "interval", hours=24, args=[self.rt],
                           id="purge_personal_data")
