@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import threading
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
@@ -178,20 +179,39 @@ def _curve(first: dt.datetime, n: int, issued: list[float], waits: list[tuple[fl
     return arrivals, waiting
 
 
+# The curves of past days (a week or more ago) are final: computed once per process and kept,
+# bounded. Without this, every snapshot read all the tickets of four past days again.
+_PAST_CURVES: dict[tuple[Any, ...], tuple[list, list] | None] = {}
+_PAST_LOCK = threading.Lock()
+_PAST_MAX = 512
+
+
 def curves(session: so.Session, hall: HallRef, day: dt.date, now: dt.datetime) -> dict[str, Any]:
     """Today's arrivals and waiting per 15 minutes, and the mean of the same weekday of the
     previous four weeks (days without any ticket, e.g. holidays, left out of the mean)."""
     first, n = _slots(hall, day)
     past_days = [day - dt.timedelta(weeks=k) for k in range(1, PAST_WEEKS + 1)]
-    data = _day_intervals(session, hall, [day, *past_days])
+    engine = str(session.get_bind().url)
+    keys = {past: (engine, hall.id, past, first.timetz(), n) for past in past_days}
+    with _PAST_LOCK:
+        known = {past: _PAST_CURVES[key] for past, key in keys.items() if key in _PAST_CURVES}
+    data = _day_intervals(session, hall, [day, *[p for p in past_days if p not in known]])
     arrivals, waiting = _curve(first, n, *data[day], until=now)
     sums_a, sums_w, used = [0.0] * n, [0.0] * n, []
     for past in past_days:
-        issued, waits = data[past]
-        if not issued:
+        if past in known:
+            curve = known[past]
+        else:
+            issued, waits = data[past]
+            shift = dt.datetime.combine(past, first.timetz().replace(tzinfo=None), first.tzinfo)
+            curve = _curve(shift, n, issued, waits, None) if issued else None
+            with _PAST_LOCK:  # a week or more ago: those days no longer change
+                if len(_PAST_CURVES) >= _PAST_MAX:
+                    _PAST_CURVES.pop(next(iter(_PAST_CURVES)))
+                _PAST_CURVES[keys[past]] = curve
+        if curve is None:
             continue
-        shift = dt.datetime.combine(past, first.timetz().replace(tzinfo=None), first.tzinfo)
-        a, w = _curve(shift, n, issued, waits, None)
+        a, w = curve
         sums_a = [s + x for s, x in zip(sums_a, a)]
         sums_w = [s + x for s, x in zip(sums_w, w)]
         used.append(past.isoformat())

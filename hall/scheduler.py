@@ -10,7 +10,7 @@ import filelock
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hall import alerts, daily, ratings_jobs, retention
+from hall import alerts, appointment_checkin, daily, ratings_jobs, retention
 from hall.errors import DomainError
 from hall.runtime import Runtime
 
@@ -124,6 +124,11 @@ class SingleScheduler:
         # A ticket waiting past [halls.alerts] max_wait_minutes raises an alert even with no event.
         scheduler.add_job(alerts.check_long_waits, "interval", seconds=60, args=[self.rt],
                           id="alert_long_waits")
+        # 预约: not checked in 10 minutes after the slot start → no-show (two → no booking for a while).
+        scheduler.add_job(appointment_checkin.mark_all_no_shows, "interval", seconds=60,
+                          args=[self.rt], id="appointment_no_shows")
+        scheduler.add_job(appointment_checkin.purge_all, "interval", hours=24, args=[self.rt],
+                          id="purge_appointment_personal_data")
         # Visitors' personal data (hash and masked form) cleared after server.personal_data_days.
         scheduler.add_job(retention.purge_all, "interval", hours=24, args=[self.rt],
                           id="purge_personal_data")
