@@ -48,6 +48,8 @@ def create_app(settings: Any = None, *, config_path: str | None = None,
     booking.init_app(app)
     from hall.web import dashboard  # the manager's live dashboard, alerts (bus subscriber), switching
     dashboard.init_app(app)
+    from hall.web import reports; reports.init_app(app)  # noqa: E702 — 统计报表: period reports, exports, attendance, page
+    from hall.web import city; city.init_app(app)  # noqa: E702 — 市级监管: GET /api/v1/city, the /city page
 
     @app.get("/healthz")
     def healthz():

@@ -85,6 +85,7 @@ class Role(str, enum.Enum):
     PAD = "pad"
     MANAGER = "manager"
     ADMIN = "admin"
+    CITY = "city"  # reads every hall at or below its hall (市级监管), changes nothing
 
 
 def _enum(cls: type[enum.Enum]) -> sa.Enum:

@@ -18,7 +18,7 @@ from flask_socketio import ConnectionRefusedError  # socketio's, not the builtin
 from flask_socketio import SocketIO, join_room, leave_room
 from flask_socketio import rooms as current_rooms
 
-from hall import calendar, events, notices, present
+from hall import calendar, city, events, notices, present, scope
 from hall.models import Hall, Queue, Role, Ticket, Window
 from hall.runtime import Runtime
 from hall.tickets import secret_matches
@@ -200,6 +200,8 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], Callable[[], d
             prefix = hall.queue_prefixes[ticket.queue_id]
         return ([ticket_room(ticket_id), queue_room(hall.code, prefix)],
                 lambda: snapshot(rt, hall.code, ticket_id=ticket_id, full=False))
+    if auth.get("city") is True:
+        return _admit_city(rt, auth)
     token = auth.get("token")
     code = auth.get("hall")
     if token is None and isinstance(code, str) and code in rt.halls:
@@ -211,7 +213,7 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], Callable[[], d
         raise PermissionError("send auth={'token': …, 'hall': 'XS'} or {'ticket': id, 'secret': …}")
     hall = rt.halls[code]
     with rt.db.read() as session:
-        who: Principal | None = verify(session, token, rt.window_numbers)
+        who: Principal | None = scope.widen(verify(session, token, rt.window_numbers), rt.halls)
     if who is None or not who.in_hall(hall):
         raise PermissionError("unknown, revoked or foreign token")
     window = auth.get("window")
@@ -226,3 +228,23 @@ def _admit(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], Callable[[], d
         return [window_room(code, window)], lambda: snapshot(rt, code, window=window)
     return [hall_room(code)], lambda: snapshot(rt, code)
 
+
+def _admit_city(rt: Runtime, auth: dict[str, Any]) -> tuple[list[str], Callable[[], dict[str, Any]]]:
+    """{"token": city or admin token, "city": true} (or a city-level manager's session): the room of
+    every visible hall; the snapshot is the city view (hall.city), each row with its hall's seq."""
+    token = auth.get("token")
+    if token is None:
+        who = session_principal(rt)
+    elif isinstance(token, str):
+        with rt.db.read() as session:
+            who = scope.widen(verify(session, token, rt.window_numbers), rt.halls)
+    else:
+        who = None
+    if who is None or not (who.role in (Role.CITY, Role.ADMIN) or who.read_hall_ids is not None):
+        raise PermissionError("the city view needs a city or admin token (or a city hall's manager)")
+    halls = scope.visible(who, rt.halls)
+
+    def make() -> dict[str, Any]:
+        with rt.db.read() as session:
+            return {"city": True, **city.city_view(session, halls, rt.clock.now())}
+    return [hall_room(h.code) for h in halls], make

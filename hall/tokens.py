@@ -19,7 +19,11 @@ WINDOW_ROLES = frozenset({Role.CLERK, Role.PAD})
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is asking: a role, the hall it may act in (None = every hall), its window."""
+    """Who is asking: a role, the hall it may act in (None = every hall), its window.
+
+    ``read_hall_ids``, when set, are the halls it may read (its hall and the halls below it in
+    the parent tree, hall.scope.widen); state changes stay within ``hall_id`` (none for a city).
+    """
 
     role: Role
     hall_id: int | None
@@ -27,9 +31,19 @@ class Principal:
     actor: str
     token_id: int | None = None
     staff_id: int | None = None
+    read_hall_ids: frozenset[int] | None = None
 
     def in_hall(self, hall: HallRef) -> bool:
-        return self.hall_id is None or self.hall_id == hall.id
+        """May read this hall."""
+        if self.hall_id is None:
+            return True
+        if self.read_hall_ids is not None:
+            return hall.id in self.read_hall_ids
+        return self.hall_id == hall.id
+
+    def acts_in(self, hall: HallRef) -> bool:
+        """May change state in this hall: a city token never does."""
+        return self.role is not Role.CITY and (self.hall_id is None or self.hall_id == hall.id)
 
 
 def _digest(token: str) -> str:
@@ -47,7 +61,10 @@ def create_token(session: so.Session, hall: HallRef | None, role: str, now: dt.d
     if role_enum in WINDOW_ROLES and window is None:
         raise DomainError("window_required", f"A {role} token belongs to one window; add --window N.",
                           "window")
-    if hall is None and role_enum is not Role.ADMIN:
+    if window is not None and role_enum is Role.CITY:
+        raise DomainError("window_not_allowed", "A city token reads whole halls; leave out --window.",
+                          "window")
+    if hall is None and role_enum not in (Role.ADMIN, Role.CITY):
         raise DomainError("hall_required", f"A {role} token belongs to one hall; add --hall CODE.", "hall")
     window_id = hall.window_id(window) if (hall is not None and window is not None) else None
     token = f"hq_{secrets.token_urlsafe(24)}"

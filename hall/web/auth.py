@@ -1,4 +1,8 @@
-"""Who is calling: bearer tokens with a role and a scope (a hall; a window for clerk and pad), or a staff session."""
+"""Who is calling: bearer tokens with a role and a scope (a hall; a window for clerk and pad), or a staff session.
+
+A city token (and a manager of a city-level hall) reads every hall below its own (hall.scope);
+a city token changes nothing, such a manager changes only its own hall.
+"""
 from __future__ import annotations
 
 import time
@@ -7,6 +11,7 @@ from collections.abc import Iterable
 from flask import current_app, g, request, session
 from flask_wtf.csrf import ValidationError as CsrfInvalid, validate_csrf
 
+from hall import scope
 from hall.directory import HallRef
 from hall.models import Role, Staff
 from hall.runtime import Runtime
@@ -48,7 +53,7 @@ def principal() -> Principal | None:
             raise ApiError(401, "unauthorized", "Send the token as 'Authorization: Bearer <token>'.")
         rt = runtime()
         with rt.db.read() as db:
-            found = verify(db, token.strip(), rt.window_numbers)
+            found = scope.widen(verify(db, token.strip(), rt.window_numbers), rt.halls)
         if found is None:
             raise ApiError(401, "unauthorized", "This token is unknown or has been revoked; ask the "
                            "hall's administrator for a new one (python run.py token create).")
@@ -77,8 +82,8 @@ def session_principal(rt: Runtime) -> Principal | None:
             return None
         role = Role.MANAGER if row.role == "manager" else Role.CLERK
         window = session.get("window") if role is Role.CLERK else None
-        return Principal(role=role, hall_id=hall.id, window_number=window,
-                         actor=f"staff:{row.login}", staff_id=row.id)
+        return scope.widen(Principal(role=role, hall_id=hall.id, window_number=window,
+                                     actor=f"staff:{row.login}", staff_id=row.id), rt.halls)
 
 
 def require(hall: HallRef, roles: Iterable[Role] = ALL_ROLES, window: int | None = None) -> Principal:
@@ -87,12 +92,22 @@ def require(hall: HallRef, roles: Iterable[Role] = ALL_ROLES, window: int | None
     if who is None:
         raise ApiError(401, "unauthorized", "This call needs a token: 'Authorization: Bearer <token>'.")
     roles = frozenset(roles)
+    changes = request.method not in SAFE_METHODS
+    if who.role is Role.CITY:
+        if changes:
+            raise ApiError(403, "forbidden", "A city token is read-only: it may look at every hall "
+                           "below its own, not change anything.")
+        if roles & STAFF_ROLES:  # a city reads whatever a hall's manager may read
+            roles = roles | {Role.CITY}
     if who.role not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
         raise ApiError(403, "forbidden", f"A {who.role.value} token may not do this; it needs one of: "
                        f"{allowed}.")
     if not who.in_hall(hall):
         raise ApiError(403, "forbidden", f"This token does not belong to hall {hall.code}.")
+    if changes and not who.acts_in(hall):
+        raise ApiError(403, "forbidden", f"Hall {hall.code} is visible to this login, not changed "
+                       "by it: only the hall's own manager may do this.")
     if (window is not None and who.role in (Role.CLERK, Role.PAD)
             and who.window_number != window):
         if who.window_number is None:

@@ -269,3 +269,57 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: 
     spec["paths"][f"{base}/check-in"] = {"post": check_in}
     spec["paths"]["/api/v1/appointments/{booking}/cancel"] = {"post": cancel}
     return spec
+
+
+# The city view (hall/web/city.py): every visible hall's figures of today.
+_MODELS += [schemas.CityOut]
+_build_spec_before_city = build_spec
+
+
+def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: F811
+    spec = _build_spec_before_city(hall_codes)
+    spec["paths"]["/api/v1/city"] = {"get": _op(
+        "The city view (city, admin; a city-level hall's manager): every hall at or below the "
+        "token's hall (by the config's parent links; a token without a hall sees all) with "
+        "today's waiting, longest current wait, open windows, served, 主动评价率 and 好评率. A "
+        "city token reads every GET route of those halls and changes nothing (403).",
+        ("200", "CityOut"), params=[_query("hall", "Only this hall's row (it must be visible)")],
+        errors=(401, 403, 404, 503))}
+    return spec
+
+
+# Period reports and attendance (hall/web/reports.py).
+_MODELS += [schemas.ReportOut, schemas.AttendanceOut]
+_build_spec_before_reports = build_spec
+
+
+def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: F811
+    spec = _build_spec_before_reports(hall_codes)
+    hall_p = spec["paths"]["/api/v1/halls/{hall}/queues"]["get"]["parameters"][0]
+    errors = (422, 401, 403, 404, 503)
+    span = [_query("from", "First business day (default: the 1st of the month of 'to')", format="date"),
+            _query("to", "Last business day (default: today); at most 366 days in all", format="date")]
+    by = _query("by", "Grouping (default day)",
+                enum=["day", "month", "hour", "queue", "department", "window", "clerk"])
+    params = [hall_p, *span, by]
+    base = "/api/v1/halls/{hall}"
+    spec["paths"][f"{base}/reports"] = {"get": _op(
+        "Period report (manager, admin): issued, served, no-shows and rate, services, waiting, "
+        "service time, service level, window utilisation (by window), extended-hours services, "
+        "per group and in total with 日均接待; definitions in docs/kpi.md.",
+        ("200", "ReportOut"), params=params, errors=errors)}
+    xlsx = _op("The same report as an Excel workbook with Chinese headers.", ("200", "ReportOut"),
+               params=params, errors=errors)
+    xlsx["responses"]["200"] = {"description": "XLSX", "content": {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}}}}
+    spec["paths"][f"{base}/reports.xlsx"] = {"get": xlsx}
+    spec["paths"][f"{base}/reports.csv"] = {"get": _csv_op(
+        "The same report as CSV (UTF-8 with BOM, Chinese headers).", params, errors)}
+    spec["paths"][f"{base}/attendance"] = {"get": _op(
+        "Clerk attendance (考勤; manager, admin): per clerk and day the first sign-in, last "
+        "sign-out, open time and pause time by reason.", ("200", "AttendanceOut"),
+        params=[hall_p, *span], errors=errors)}
+    spec["paths"][f"{base}/attendance.csv"] = {"get": _csv_op(
+        "Attendance as CSV, one row per clerk and day.", [hall_p, *span], errors)}
+    return spec

@@ -438,3 +438,105 @@ class CheckInOut(BaseModel):
     late: bool = Field(description="Arrived after check-in closed: an ordinary ticket, the "
                        "appointment counts as missed.")
     message: str
+
+
+# The city view (市级监管, hall/web/city.py).
+class CityHallOut(BaseModel):
+    code: str
+    name: str
+    level: Literal["city", "district", "street", "community"]
+    parent: str | None = Field(description="Code of the hall above, null for the top.")
+    seq: int = Field(description="The hall's last live-event seq when the figures were read.")
+    date: str = Field(description="The hall's business day, YYYY-MM-DD.")
+    open: bool = Field(description="Within an opening session now.")
+    windows: int = Field(description="Configured windows.")
+    waiting: int
+    longest_wait_s: int = Field(description="Longest current wait; 0 when nobody waits.")
+    open_windows: int = Field(description="Windows signed in (idle, serving or paused).")
+    issued: int
+    served: int = Field(description="Tickets whose last service of the day ended done.")
+    no_show: int
+    services: int = Field(description="Services done today (each transfer step counts).")
+    ratings: int = Field(description="Active ratings of today (default ratings left out).")
+    evaluation_rate: float | None = Field(description="主动评价率: ratings ÷ services.")
+    good_rate: float | None = Field(description="好评率: ratings of 4–5 ÷ ratings.")
+
+
+class CityTotalsOut(BaseModel):
+    waiting: int
+    longest_wait_s: int
+    open_windows: int
+    windows: int
+    issued: int
+    served: int
+    no_show: int
+    services: int
+    ratings: int
+    evaluation_rate: float | None
+    good_rate: float | None
+
+
+class CityOut(BaseModel):
+    at: str
+    halls: list[CityHallOut] = Field(description="City, district, street, community halls, then by code.")
+    totals: CityTotalsOut
+
+
+# Period reports (统计报表, hall/reports.py) and attendance (考勤).
+class ReportRow(BaseModel):
+    key: str | int | None = Field(description="The group: a date, a month (2026-11), an hour (09:00), a "
+                                  "queue prefix, a department code, a window number or a clerk login.")
+    name: str | None
+    issued: int | None = Field(description="Tickets issued (null for window and clerk groups).")
+    served: int
+    no_show: int
+    no_show_rate: float | None = Field(description="no_show ÷ issued.")
+    services: int = Field(description="Services ended done, unresolved or transferred.")
+    avg_wait_s: float | None
+    max_wait_s: float | None
+    avg_service_s: float | None
+    service_level: float | None = Field(description="Called services waiting ≤ target_wait_s ÷ called "
+                                        "services.")
+    utilisation: float | None = Field(description="Windows only: time from call to end of services ÷ "
+                                      "open time (signed in, not paused).")
+    extended_services: int = Field(description="延时服务人次: services called after the day's last closing.")
+
+
+class ReportTotal(ReportRow):
+    days_with_tickets: int
+    daily_avg_issued: float | None = Field(description="日均接待: tickets ÷ days with tickets.")
+
+
+class ReportOut(BaseModel):
+    hall: str
+    from_: str = Field(alias="from")
+    to: str
+    by: Literal["day", "month", "hour", "queue", "department", "window", "clerk"]
+    target_wait_s: int
+    rows: list[ReportRow]
+    total: ReportTotal
+
+
+class AttendanceDay(BaseModel):
+    date: str
+    sign_in: str | None = Field(description="First sign-in of the day (local time).")
+    sign_out: str | None = Field(description="Last sign-out of the day (local time).")
+    windows: list[int]
+    open_s: float = Field(description="Signed in and not paused, seconds.")
+    pause_s: dict[str, float] = Field(description="Pause seconds by reason.")
+    pause_total_s: float
+
+
+class AttendanceClerk(BaseModel):
+    login: str | None
+    name: str | None
+    days: list[AttendanceDay]
+    open_s: float
+    pause_s: dict[str, float]
+
+
+class AttendanceOut(BaseModel):
+    hall: str
+    from_: str = Field(alias="from")
+    to: str
+    clerks: list[AttendanceClerk]

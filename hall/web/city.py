@@ -1,0 +1,69 @@
+"""The city view (市级监管): GET /api/v1/city for city and admin tokens, and its live page /city."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from hall import city, scope
+from hall.models import Role
+from hall.tokens import Principal
+from hall.web.auth import principal, runtime, session_principal
+from hall.web.errors import ApiError
+from hall.web.pages import strings
+
+bp = Blueprint("city", __name__)
+CITY_ROLES = frozenset({Role.CITY, Role.ADMIN})
+
+
+def init_app(app: Flask) -> None:
+    from hall.web.pages import csrf
+    csrf.exempt(bp)  # GET only; token callers have no cookie
+    app.register_blueprint(bp)
+
+
+def sees_city(who: Principal) -> bool:
+    """A city or admin token, or a manager of a city-level hall (their session opens /city)."""
+    return who.role in CITY_ROLES or who.read_hall_ids is not None
+
+
+@bp.get("/api/v1/city")
+def get_city():
+    """Every hall this caller may read, with today's figures; ``?hall=XS`` for one row."""
+    rt = runtime()
+    who = principal()
+    if who is None:
+        raise ApiError(401, "unauthorized", "This call needs a token: 'Authorization: Bearer <token>'.")
+    if not sees_city(who):
+        raise ApiError(403, "forbidden", f"A {who.role.value} token may not see the city view; it "
+                       "needs a city or admin token.")
+    halls = scope.visible(who, rt.halls)
+    code = request.args.get("hall")
+    if code:
+        hall = rt.hall(code)
+        if not who.in_hall(hall):
+            raise ApiError(403, "forbidden", f"Hall {code} is not below this token's hall.", "hall")
+        halls = [hall]
+    with rt.db.read() as db:
+        return jsonify(city.city_view(db, halls, rt.clock.now()))
+
+
+def page_strings() -> dict[str, str]:
+    return {**strings(), "people": _("人"), "minutes_n": _("%(n)s 分钟", n="{n}"),
+            "lv_city": _("市级"), "lv_district": _("区级"), "lv_street": _("街道"),
+            "lv_community": _("社区"), "open_h": _("开放中"), "closed_h": _("未开放"),
+            "details": _("详情")}
+
+
+@bp.get("/city")
+def city_page():
+    """The page; its data comes from GET /api/v1/city and /live, with a city token or session."""
+    rt = runtime()
+    has_session = isinstance(session.get("staff"), dict)
+    if has_session:
+        who = session_principal(rt)
+        if who is None:
+            has_session = False
+        elif not sees_city(who):
+            abort(403)
+    return render_template("city.html", strings=page_strings(), session_mode=has_session,
+                           login_url=url_for("pages.login", next=request.path))
