@@ -108,6 +108,7 @@ def strings() -> dict[str, str]:
         "break": _("休息"), "meeting": _("会议"), "training": _("培训"), "other": _("其他"),
         **{f"prio_{code}": label for code, label in _priorities()},
         "st_called": _("已叫号"), "st_serving": _("正在办理"),
+        "thanks": _("感谢您的评价"), "pick_reason": _("请选择不满意的原因"),
     }
 
 
@@ -163,6 +164,17 @@ def window_screen(code: str, number: int):
         abort(404)
     window = hall.settings.window(number)
     return render_template("window.html", hall=hall.settings, window=window, strings=strings())
+
+
+@bp.get("/pad/<code>/<int:number>")
+def evaluation_pad(code: str, number: int):
+    """The tablet evaluation pad (评价器) of a window: asks 满意吗 after each service."""
+    hall = page_hall(code)
+    if number not in hall.window_ids:
+        abort(404)
+    levels = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, _("不满意")), (1, _("非常不满意"))]
+    return render_template("pad.html", hall=hall.settings, window=hall.settings.window(number),
+                           levels=levels, reasons=hall.settings.rating.reasons, strings=strings())
 
 
 @bp.get("/t/<int:ticket_id>")
