@@ -117,9 +117,11 @@ def banner(rt: Runtime, base: str) -> str:
         f"  kiosk (取号机)        {base}/kiosk/{code}?token={saved['kiosk']}{kiosk_arg}",
         f"  hall screen (综合屏)   {base}/screen/{code}?token={saved['screen']}",
         f"  window screen (窗口屏) {base}/window/{code}/1?token={saved['screen']}",
+        f"  evaluation pad (评价器) {base}/pad/{code}/1?token={saved['pad1']}",
+        f"  appointments (预约)    {base}/book/{code}",
         f"  clerk workstation     {base}/counter/{code}/1   "
         f"(login {first_clerk.login if first_clerk else 'clerk01'} / {DEMO_PASSWORD})",
-        f"  manager               {base}/login            (login manager / {DEMO_PASSWORD})",
+        f"  manager's dashboard   {base}/manage/{code}   (login manager / {DEMO_PASSWORD})",
         "",
         "API (OpenAPI at " + f"{base}/api/openapi.json):",
         f"  curl -H 'Authorization: Bearer {saved['kiosk']}' -H 'Content-Type: application/json' \\",
