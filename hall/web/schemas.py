@@ -455,7 +455,6 @@ class CityHallOut(BaseModel):
     open_windows: int = Field(description="Windows signed in (idle, serving or paused).")
     issued: int
     served: int = Field(description="Tickets whose last service of the day ended done.")
-    no_show: int
     services: int = Field(description="Services done today (each transfer step counts).")
     ratings: int = Field(description="Active ratings of today (default ratings left out).")
     evaluation_rate: float | None = Field(description="主动评价率: ratings ÷ services.")
@@ -469,7 +468,6 @@ class CityTotalsOut(BaseModel):
     windows: int
     issued: int
     served: int
-    no_show: int
     services: int
     ratings: int
     evaluation_rate: float | None
