@@ -42,8 +42,9 @@ def command_parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create", help="print a new token as the last line of output")
     _common(create)
     create.add_argument("--role", required=True,
-                        choices=["kiosk", "clerk", "screen", "pad", "manager", "admin"])
-    create.add_argument("--hall", help="hall code (every role but admin needs one)")
+                        choices=["kiosk", "clerk", "screen", "pad", "manager", "admin", "city"])
+    create.add_argument("--hall", help="hall code (every role but admin and city needs one; a city "
+                        "token reads that hall and every hall below it)")
     create.add_argument("--window", type=int, help="window number (clerk and pad tokens)")
     create.add_argument("--label", help="a name to recognise the token by, e.g. 'kiosk 1'")
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")

@@ -115,6 +115,12 @@ class PadWorker(DeviceWorker):
             self._sleep(self.backoff.next())
             return
         self.backoff.reset()
+        if not data:
+            # The line was idle for a read timeout: a device never pauses inside a frame, so a
+            # partial frame is garbage. Dropping it re-synchronises on the next frame, which a
+            # length-prefixed framing cannot always do by itself (noise can look like a header).
+            self.parser.reset()
+            return
         for parsed in self.parser.feed(data):
             self._dispatch(parsed)
 

@@ -17,7 +17,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 B = TypeVar("B", bound=BaseModel)
 
 WINDOW_ACTORS = frozenset({Role.CLERK}) | STAFF_ROLES
-DEVICE_ROLES = frozenset({Role.KIOSK, Role.SCREEN, Role.PAD})
+# Tokens that may read a ticket but not its secret link: devices in public places, and the
+# read-only city view.
+DEVICE_ROLES = frozenset({Role.KIOSK, Role.SCREEN, Role.PAD, Role.CITY})
 
 
 def body(model: type[B], optional: bool = False) -> B:
