@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from hall import calendar
 from hall.directory import HallRef
 from hall.evaluation import RATED_OUTCOMES
 from hall.models import Rating, Service, Ticket, TicketStatus
@@ -29,13 +30,17 @@ def day_stats(session: so.Session, hall: HallRef, day: dt.date) -> dict[str, Any
         .order_by(Service.ticket_id, Service.id)).all()
     last_outcome: dict[int, str | None] = {}
     waits, durations = [], []
-    done_services = 0
+    done_services = extended = 0
+    closing = calendar.last_closing(hall.settings, day)
     for ticket_id, waiting_since, called_at, last_called, ended_at, outcome, _ in services:
         waits.append((called_at - waiting_since).total_seconds())
         last_outcome[ticket_id] = outcome
         if outcome in RATED_OUTCOMES:
             done_services += 1
             durations.append((ended_at - last_called).total_seconds())
+            # 延时服务: a service called after the day's last closing time (those still waiting
+            # at closing are served; the hall reports how many).
+            extended += closing is not None and called_at > closing
     done_ids = set(session.scalars(sa.select(Ticket.id).where(
         Ticket.hall_id == hall.id, Ticket.business_day == day, Ticket.status == TicketStatus.DONE)))
     served = sum(1 for tid, outcome in last_outcome.items() if outcome == "done" and tid in done_ids)
@@ -48,6 +53,7 @@ def day_stats(session: so.Session, hall: HallRef, day: dt.date) -> dict[str, Any
         "served": served,
         "no_show": no_show,
         "services": done_services,
+        "extended_services": extended,
         "waiting": session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
             Ticket.hall_id == hall.id, Ticket.business_day == day,
             Ticket.status == TicketStatus.WAITING)) or 0,

@@ -84,3 +84,16 @@ def test_only_one_scheduler_runs_the_jobs(rt, tmp_path):
     finally:
         first.stop()
         second.stop()
+
+
+def test_services_called_after_closing_count_as_extended_hours(rt, hall, frozen_clock):
+    from hall import stats
+    make_ticket(rt, hall, "A")
+    make_ticket(rt, hall, "A")
+    act(rt, hall, "call_next", 1)  # 09:00, within hours
+    frozen_clock.set(dt.datetime(2026, 11, 30, 17, 45, tzinfo=CST))  # after 17:30: 延时办
+    act(rt, hall, "call_next", 1)  # finishes the first, calls the second
+    act(rt, hall, "finish", 1)
+    with rt.db.read() as session:
+        figures = stats.day_stats(session, hall, dt.date(2026, 11, 30))
+    assert (figures["services"], figures["extended_services"]) == (2, 1)

@@ -141,6 +141,7 @@ class StatsOut(BaseModel):
     served: int
     no_show: int
     services: int
+    extended_services: int
     waiting: int
     avg_wait_s: float | None
     max_wait_s: float | None
