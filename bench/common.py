@@ -163,7 +163,10 @@ class Server:
         return total
 
     def stop(self) -> None:
+        """Stop the server, then any worker that outlived it (by pid, from /proc)."""
         if self.proc and self.proc.poll() is None:
+            children = pathlib.Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+            workers = [int(p) for p in children.read_text().split()] if children.exists() else []
             if getattr(self, "kind", "").startswith("gunicorn"):
                 self.proc.send_signal(signal.SIGINT)  # quick shutdown: don't wait for open websockets
             else:
@@ -172,6 +175,13 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(5)
+            deadline = time.monotonic() + 5
+            for pid in workers:
+                while pathlib.Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def async_mode_of(config: pathlib.Path) -> str:
@@ -186,6 +196,8 @@ def hall_server(config: pathlib.Path = ROOT / "config.toml", gunicorn: bool = Tr
     """A started server on a copy of ``config``; ``kind`` gunicorn-gevent also sets async_mode."""
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="hall-bench-"))
     shutil.copy(config, workdir / "config.toml")
+    # config.toml names its holiday plan relative to itself.
+    shutil.copytree(pathlib.Path(config).parent / "holidays", workdir / "holidays", dirs_exist_ok=True)
     without_issue_limit(workdir / "config.toml")
     if kind is not None:
         set_async_mode(workdir / "config.toml", "gevent" if kind.endswith("gevent") else "threading")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -116,6 +117,26 @@ class _Rss:
     rss: int
 
 
+def stop_tree(server: subprocess.Popen, gunicorn: bool) -> None:
+    """Stop the server and its workers: a gunicorn worker with thousands of threads can outlive
+    a killed master (it then goes on burning CPU), so whatever is left is killed by pid."""
+    try:
+        workers = psutil.Process(server.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        workers = []
+    # gunicorn: SIGINT is the quick shutdown, not a wait for the open websockets
+    server.send_signal(signal.SIGINT if gunicorn else signal.SIGTERM)
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(5)
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    for worker in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
+
+
 async def wait_healthy(session: aiohttp.ClientSession, base: str, server: subprocess.Popen) -> None:
     for _ in range(300):
         if server.poll() is not None:
@@ -185,6 +206,7 @@ async def bench(args: argparse.Namespace) -> int:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="live-fanout-"))
     config = tmp / "config.toml"
     shutil.copy(ROOT / "config.toml", config)
+    shutil.copytree(ROOT / "holidays", config.parent / "holidays", dirs_exist_ok=True)
     without_issue_limit(config)
     set_async_mode(config, "gevent" if args.server.endswith("gevent") else "threading")
     set_server_key(config, "issue_rate_limit", "100000/minute")  # one kiosk token issues them all
@@ -248,8 +270,14 @@ async def bench(args: argparse.Namespace) -> int:
             await asyncio.sleep(max(0.0, t_calls + i / args.rate - time.time()))
             window = CALLING[i % len(CALLING)]
             at = time.time()
-            async with http.post(f"{base}/api/v1/halls/{HALL}/windows/{window}/call", headers=headers) as r:
-                body = await r.json()
+            try:  # a new connection per call, as a clerk's call pad makes it: no keep-alive race
+                async with calls_http.post(f"{base}/api/v1/halls/{HALL}/windows/{window}/call",
+                                           headers=headers) as r:
+                    body = await r.json()
+            except aiohttp.ClientError as err:
+                print(f"  call #{i} failed: {err!r}", file=sys.stderr)
+                failures += 1
+                return
             answered.append((time.time() - at) * 1000)
             if r.status == 200 and body.get("ticket"):
                 sent[body["ticket"]["id"]] = (at, window)
@@ -257,7 +285,12 @@ async def bench(args: argparse.Namespace) -> int:
             else:
                 failures += 1
 
-        await asyncio.gather(*(call(i) for i in range(args.calls)))
+        calls_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                                           timeout=aiohttp.ClientTimeout(total=60))
+        try:
+            await asyncio.gather(*(call(i) for i in range(args.calls)))
+        finally:
+            await calls_http.close()
         by_client = {c.ticket_id: c for c in connected if c.kind == "ticket"}
         expected = [(c, tid) for tid, (_, window) in sent.items()
                     for c in connected if c.kind == "hall" or (c.kind == "window" and c.window == window)]
@@ -280,8 +313,8 @@ async def bench(args: argparse.Namespace) -> int:
                    for c in connected if c.kind == "hall")
         print(f"\ncalls: {len(sent)} made ({failures} failed or found nobody) in {calls_s:.1f} s; "
               f"server CPU {cpu:.1f} s during calls + drain; events received {sum(c.events for c in connected)}")
-        print(f"HTTP call answered: p50 {statistics.median(answered):.1f} ms, "
-              f"p99 {percentile(answered, 0.99):.1f} ms, max {max(answered):.1f} ms")
+        print(f"HTTP call answered: p50 {statistics.median(answered or [float('nan')]):.1f} ms, "
+              f"p99 {percentile(answered, 0.99):.1f} ms, max {max(answered, default=float('nan')):.1f} ms")
         slow = sorted(last, key=last.get, reverse=True)[:3]
         print("slowest calls: " + "; ".join(f"#{per_call[t][0]} HTTP {per_call[t][1]:.0f} ms, last delivery "
                                             f"{last[t]:.0f} ms" for t in slow))
@@ -304,14 +337,7 @@ async def bench(args: argparse.Namespace) -> int:
                 spy.kill()
         return 0 if every and len(every) == len(expected) else 1
     finally:
-        if args.server.startswith("gunicorn"):
-            server.send_signal(signal.SIGINT)  # quick shutdown, not a wait for the open websockets
-        else:
-            server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_tree(server, args.server.startswith("gunicorn"))
         await http.close()
         log.close()
         if not args.keep:

@@ -97,6 +97,9 @@ class ExtraSession(_Frozen):
 
 
 class CalendarSettings(_Frozen):
+    # A file of the national holiday plan (法定节假日与调休), shared by every hall of a city:
+    # TOML with `holidays = [...]` and `workdays = [...]`, merged into the lists below.
+    holidays_file: str | None = None
     holidays: tuple[dt.date, ...] = ()
     workdays: tuple[dt.date, ...] = ()  # make-up working days (调休) that fall on a weekend
     extra_sessions: tuple[ExtraSession, ...] = ()
@@ -461,6 +464,9 @@ class ServerSettings(_Frozen):
     secret_key_file: Path = Field(Path("var/secret_key"), validate_default=True)
     message_queue: str | None = Field(None, examples=["redis://127.0.0.1:6379/0"])  # when several processes
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # How /live serves its websockets: "threading" (an OS thread or more per client) or "gevent"
+    # (a greenlet per client; the process must be gevent-patched: gunicorn -k gevent, or run.py).
+    async_mode: Literal["threading", "gevent"] = "threading"
     session_idle_minutes: Pos = 30  # a staff login session ends after this long without activity
     # Flask-Limiter storage: "memory://" for one process, the Redis URL when several share the limits.
     rate_limit_storage: Text = "memory://"
@@ -525,6 +531,7 @@ def parse_config(data: dict[str, Any], source: str = "config.toml", base_dir: Pa
                                               "give a table with [server] and [[halls]]")])
     context = {"base_dir": Path(base_dir).absolute() if base_dir is not None else None}
     errors: list[str] = []
+    data = _merge_holiday_files(data, context["base_dir"] or Path.cwd(), errors)
     settings = None
     try:
         settings = Settings.model_validate(data, context=context)
@@ -535,6 +542,39 @@ def parse_config(data: dict[str, Any], source: str = "config.toml", base_dir: Pa
     if errors or settings is None:
         raise ConfigError(source, errors)
     return settings
+
+
+def _merge_holiday_files(data: dict[str, Any], base_dir: Path, errors: list[str]) -> dict[str, Any]:
+    """Merge each hall's ``calendar.holidays_file`` (relative to the config file) into its lists."""
+    halls = data.get("halls")
+    if not isinstance(halls, list):
+        return data
+    merged = []
+    for index, hall in enumerate(halls):
+        calendar = hall.get("calendar") if isinstance(hall, dict) else None
+        name = calendar.get("holidays_file") if isinstance(calendar, dict) else None
+        if not isinstance(name, str):
+            merged.append(hall)
+            continue
+        where = f"halls[{hall.get('code', index)}].calendar.holidays_file"
+        path = (base_dir / name) if not Path(name).is_absolute() else Path(name)
+        try:
+            plan = read_toml(path)
+        except ConfigError as exc:
+            errors.append(error_line(where, f"{name!r} cannot be used ({'; '.join(exc.errors)})",
+                                     "give the path of a TOML file with holidays = [...] and "
+                                     "workdays = [...], relative to the config file"))
+            merged.append(hall)
+            continue
+        unknown = sorted(set(plan) - {"holidays", "workdays"})
+        if unknown:
+            errors.append(error_line(where, f"{name!r} has unknown keys {', '.join(unknown)}",
+                                     "a holiday file holds only holidays = [...] and workdays = [...]"))
+        calendar = {**calendar,
+                    "holidays": [*calendar.get("holidays", []), *plan.get("holidays", [])],
+                    "workdays": [*calendar.get("workdays", []), *plan.get("workdays", [])]}
+        merged.append({**hall, "calendar": calendar})
+    return {**data, "halls": merged}
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:

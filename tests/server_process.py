@@ -32,6 +32,8 @@ class ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         if not (workdir / "config.toml").exists():
             shutil.copy(ROOT / "config.toml", workdir / "config.toml")
+            # config.toml names its holiday plan relative to itself.
+            shutil.copytree(ROOT / "holidays", workdir / "holidays", dirs_exist_ok=True)
         self.database = database or f"sqlite:///{workdir}/hall.db"
         self.clock = clock
         self.port = free_port()

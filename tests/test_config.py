@@ -453,3 +453,19 @@ def test_any_mistake_gives_a_readable_error(mutations: list[tuple[tuple[Any, Any
         for line in err.errors:
             assert line.startswith("halls") and ": " in line and "Fix: " in line, line
             assert "Input should" not in line, line
+
+
+def test_a_holiday_file_is_merged_and_a_missing_one_is_named(tmp_path):
+    from hall.config import ConfigError, load_config
+    import shutil
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "config.toml", tmp_path / "config.toml")
+    (tmp_path / "holidays").mkdir()
+    (tmp_path / "holidays" / "cn-2025.toml").write_text(
+        "holidays = [2025-10-01]\nworkdays = [2025-09-28]\n", encoding="utf-8")
+    calendar = load_config(tmp_path / "config.toml").halls[0].calendar
+    assert (calendar.holidays, calendar.workdays) == ((dt.date(2025, 10, 1),), (dt.date(2025, 9, 28),))
+    (tmp_path / "holidays" / "cn-2025.toml").unlink()
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "config.toml")
+    assert "halls[XS].calendar.holidays_file" in str(err.value) and "Fix:" in str(err.value)
