@@ -35,7 +35,7 @@ import socketio
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from common import SERVERS, server_command, set_async_mode, set_server_key, without_issue_limit  # noqa: E402
+from common import SERVERS, server_command, set_async_mode, without_issue_limit  # noqa: E402
 
 HALL = "XS"
 WINDOWS = list(range(1, 53))
@@ -209,7 +209,6 @@ async def bench(args: argparse.Namespace) -> int:
     shutil.copytree(ROOT / "holidays", config.parent / "holidays", dirs_exist_ok=True)
     without_issue_limit(config)
     set_async_mode(config, "gevent" if args.server.endswith("gevent") else "threading")
-    set_server_key(config, "issue_rate_limit", "100000/minute")  # one kiosk token issues them all
     common = ["--config", str(config), "--database", f"sqlite:///{tmp}/hall.db"]
     n_hall = max(1, min(args.hall_screens, args.clients // 50))
     n_window = min(len(WINDOWS), max(0, args.clients - n_hall))

@@ -1,4 +1,13 @@
-"""The WSGI entry point for production servers: gunicorn -w 1 --threads 100 'hall.wsgi:app'.
+"""The WSGI entry point for production servers (README, "Running it for real").
+
+[server] async_mode = "gevent" (thousands of screens and phones on one process; gunicorn's
+gevent worker patches before it imports this module)::
+
+    gunicorn -k gevent -w 1 --worker-connections 5000 'hall.wsgi:app'
+
+async_mode = "threading" (the default): every websocket holds one of the worker's threads::
+
+    gunicorn -w 1 --threads 100 'hall.wsgi:app'
 
 Reads HALL_CONFIG, HALL_DATABASE_URL and HALL_CLOCK (an ISO 8601 start instant, for replays)
 from the environment.
