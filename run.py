@@ -1,12 +1,42 @@
 """Start the hall server, or run one of its commands (token create, migrate); see --help."""
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 
 COMMANDS = ("token", "migrate", "devices", "staff")
+
+
+def _patch_for_gevent(argv: list[str]) -> None:
+    """[server] async_mode = "gevent": gevent patches the standard library (threads become
+    greenlets, sockets cooperative) before anything else is imported, so before hall is."""
+    if argv[:1] and argv[0] in (*COMMANDS, "backup") or "-h" in argv or "--help" in argv:
+        return
+    import tomllib
+    path = os.environ.get("HALL_CONFIG", "config.toml")
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    try:
+        with open(path, "rb") as f:
+            mode = tomllib.load(f).get("server", {}).get("async_mode")
+    except (OSError, tomllib.TOMLDecodeError):
+        return  # load_config reports the problem with the key and the fix
+    if mode == "gevent":
+        try:
+            from gevent import monkey
+        except ImportError:
+            sys.exit('[server] async_mode = "gevent" needs gevent: .venv/bin/pip install ".[gevent]"')
+        monkey.patch_all()
+
+
+if __name__ == "__main__":
+    _patch_for_gevent(sys.argv[1:])
+
+import argparse  # noqa: E402  (after the gevent patch)
+import logging  # noqa: E402
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
