@@ -443,7 +443,9 @@ def test_any_mistake_gives_a_readable_error(mutations: list[tuple[tuple[Any, Any
     data = minimal()
     for (table, index), key, value in mutations:
         rows = hall(data).get(table)
-        target = hall(data) if table is None else rows[index] if isinstance(rows, list) else None
+        # An earlier mutation may have replaced the table itself (e.g. queues = [1]): skip then.
+        target = (hall(data) if table is None
+                  else rows[index] if isinstance(rows, list) and index < len(rows) else None)
         if isinstance(target, dict):
             target[key] = value
     try:
