@@ -112,27 +112,3 @@ def mark_all_no_shows(rt) -> int:
     if marked:
         log.info("marked %d appointments as missed (no-show)", marked)
     return marked
-
-
-def purge_personal_data(session: so.Session, hall: HallRef, now: dt.datetime, days: int) -> int:
-    """Clear the ID and phone hashes and masks of appointments more than ``days`` ago (0 = keep)."""
-    if days <= 0:
-        return 0
-    cutoff = calendar.business_day(now, hall.timezone) - dt.timedelta(days=days)
-    has_data = sa.or_(Appointment.id_hash.is_not(None), Appointment.phone_hash.is_not(None),
-                      Appointment.id_masked.is_not(None), Appointment.phone_masked.is_not(None))
-    result = session.execute(
-        sa.update(Appointment).where(Appointment.hall_id == hall.id, Appointment.day < cutoff, has_data)
-        .values(id_hash=None, id_masked=None, phone_hash=None, phone_masked=None)
-        .execution_options(synchronize_session=False))
-    return result.rowcount or 0
-
-
-def purge_all(rt) -> int:
-    """The scheduled job for server.personal_data_days (like hall.retention.purge_all)."""
-    days = rt.settings.server.personal_data_days
-    cleared = 0
-    for hall in rt.halls.values():
-        with rt.db.write() as session:
-            cleared += purge_personal_data(session, hall, rt.clock.now(), days)
-    return cleared

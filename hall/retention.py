@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -14,20 +15,32 @@ from hall.models import Ticket
 log = logging.getLogger(__name__)
 
 
+PERSONAL_FIELDS = ("phone_hash", "phone_masked", "id_hash", "id_masked")
+
+
+def _tables() -> tuple[tuple[Any, Any], ...]:
+    """Every table that keeps a visitor's ID or phone (as hash and masked form), with the
+    column of its business day: tickets, and appointments (预约)."""
+    from hall.appointments import Appointment  # a feature module; imported when used
+    return ((Ticket, Ticket.business_day), (Appointment, Appointment.day))
+
+
 def purge_personal_data(session: so.Session, hall: HallRef, now: dt.datetime, days: int) -> int:
-    """Clear phone_hash/phone_masked/id_hash/id_masked of the hall's tickets of business days more
-    than ``days`` ago; numbers, times, queues and ratings stay, so statistics do not change.
-    ``days`` = 0 keeps everything. Returns the number of tickets cleared. Caller commits."""
+    """Clear the ID and phone (hash and masked form) of the hall's tickets and appointments of
+    business days more than ``days`` ago; numbers, times, queues and ratings stay, so statistics
+    do not change. ``days`` = 0 keeps everything. Returns the number of rows cleared. Caller commits."""
     if days <= 0:
         return 0
     cutoff = calendar.business_day(now, hall.timezone) - dt.timedelta(days=days)
-    has_data = sa.or_(Ticket.phone_hash.is_not(None), Ticket.phone_masked.is_not(None),
-                      Ticket.id_hash.is_not(None), Ticket.id_masked.is_not(None))
-    result = session.execute(
-        sa.update(Ticket).where(Ticket.hall_id == hall.id, Ticket.business_day < cutoff, has_data)
-        .values(phone_hash=None, phone_masked=None, id_hash=None, id_masked=None)
-        .execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    cleared = 0
+    for model, day in _tables():
+        has_data = sa.or_(*(getattr(model, name).is_not(None) for name in PERSONAL_FIELDS))
+        result = session.execute(
+            sa.update(model).where(model.hall_id == hall.id, day < cutoff, has_data)
+            .values(**{name: None for name in PERSONAL_FIELDS})
+            .execution_options(synchronize_session=False))
+        cleared += result.rowcount or 0
+    return cleared
 
 
 def purge_all(rt) -> int:
@@ -38,5 +51,6 @@ def purge_all(rt) -> int:
         with rt.db.write() as session:
             cleared += purge_personal_data(session, hall, rt.clock.now(), days)
     if cleared:
-        log.info("cleared the personal data of %d tickets older than %d days", cleared, days)
+        log.info("cleared the personal data of %d tickets and appointments older than %d days",
+                 cleared, days)
     return cleared

@@ -127,9 +127,8 @@ class SingleScheduler:
         # 预约: not checked in 10 minutes after the slot start → no-show (two → no booking for a while).
         scheduler.add_job(appointment_checkin.mark_all_no_shows, "interval", seconds=60,
                           args=[self.rt], id="appointment_no_shows")
-        scheduler.add_job(appointment_checkin.purge_all, "interval", hours=24, args=[self.rt],
-                          id="purge_appointment_personal_data")
-        # Visitors' personal data (hash and masked form) cleared after server.personal_data_days.
+        # Visitors' personal data (hash and masked form) of tickets and appointments cleared
+        # after server.personal_data_days.
         scheduler.add_job(retention.purge_all, "interval", hours=24, args=[self.rt],
                           id="purge_personal_data")
         scheduler.start()

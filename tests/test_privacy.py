@@ -77,3 +77,20 @@ def test_retention_clears_old_personal_data_and_keeps_the_statistics(rt, hall, f
         assert (cleared.number, cleared.status) == ("A001", old.status)
     assert retention.purge_all(rt) == 0  # idempotent
     assert rt.settings.server.personal_data_days == 180
+
+
+def test_retention_also_clears_old_appointments(rt, hall, frozen_clock):
+    import sqlalchemy as sa
+    from hall.appointments import Appointment
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        session.add(Appointment(hall_id=hall.id, queue_id=hall.queue_ids["B"], code="TESTCODE",
+                                day=now.date(), slot_start=now, slot_end=now, booked_at=now,
+                                id_hash="h" * 64, id_masked="110***********002X",
+                                phone_hash="p" * 64, phone_masked="138****5678"))
+    frozen_clock.advance(dt.timedelta(days=200).total_seconds())
+    with rt.db.write() as session:
+        assert retention.purge_personal_data(session, hall, rt.clock.now(), 180) == 1
+    with rt.db.read() as session:
+        row = session.execute(sa.select(Appointment.id_hash, Appointment.phone_masked)).one()
+    assert tuple(row) == (None, None)
