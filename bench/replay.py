@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hall import stats, tickets, tokens, windows  # noqa: E402
-from hall.clock import Clock  # noqa: E402
+from hall.clock import ManualClock  # noqa: E402
 from hall.config import Session, load_config  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "workloads" / "xiangshan-weekday.csv"
@@ -49,18 +49,7 @@ KPI_NAMES = ("issued", "served", "no_show", "services", "waiting", "avg_wait_s",
              "avg_service_s", "service_level", "evaluation_rate", "good_rate")
 
 
-class FrozenClock(Clock):
-    """A clock that moves only when the replay sets it (as tests/support.py FrozenClock)."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        super().__init__(start)
-        self._now = start
-
-    def now(self) -> dt.datetime:
-        return self._now.astimezone(dt.timezone.utc)
-
-    def set(self, instant: dt.datetime) -> None:
-        self._now = instant
+FrozenClock = ManualClock  # moves only when the replay sets it
 
 
 @dataclasses.dataclass(frozen=True)

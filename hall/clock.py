@@ -41,6 +41,23 @@ class Clock:
         self.set(self.now() + dt.timedelta(seconds=seconds))
 
 
+class ManualClock(Clock):
+    """A clock that moves only when told to (set, advance): replays and tests."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        super().__init__(start)
+        self._now = start
+
+    def now(self) -> dt.datetime:
+        return self._now.astimezone(dt.timezone.utc)
+
+    def set(self, instant: dt.datetime) -> None:
+        self._now = instant
+
+    def advance(self, seconds: float) -> None:
+        self._now = self._now + dt.timedelta(seconds=seconds)
+
+
 def parse_instant(text: str) -> dt.datetime:
     """Parse an ISO 8601 instant with an offset (``--clock``, ``HALL_CLOCK``)."""
     value = dt.datetime.fromisoformat(text)

@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hall.clock import Clock  # noqa: E402
+from hall.clock import ManualClock  # noqa: E402
 from hall.config import parse_config  # noqa: E402
 
 MONDAY_9 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -60,18 +60,5 @@ def settings_for(tmp_path: pathlib.Path, halls: list[dict[str, Any]] | None = No
     return parse_config(data, source="test", base_dir=tmp_path)
 
 
-class FrozenClock(Clock):
-    """A clock that moves only when the test says so."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        super().__init__(start)
-        self._now = start
-
-    def now(self) -> dt.datetime:
-        return self._now.astimezone(dt.timezone.utc)
-
-    def set(self, instant: dt.datetime) -> None:
-        self._now = instant
-
-    def advance(self, seconds: float) -> None:
-        self._now = self._now + dt.timedelta(seconds=seconds)
+# The tests' clock: moves only when a test says so (set, advance).
+FrozenClock = ManualClock
