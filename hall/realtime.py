@@ -54,7 +54,7 @@ def snapshot(rt: Runtime, code: str, window: int | None = None,
     with rt.db.read() as session:
         seq = session.scalar(sa.select(Hall.event_seq).where(Hall.id == hall.id))
         out: dict[str, Any] = {"hall": code, "seq": seq, "at": rt.clock.now().isoformat(),
-                               "name": hall.settings.name}
+                               "name": hall.settings.name, "timezone": hall.timezone}
         if ticket_id is not None and not full:
             ticket = session.get(Ticket, ticket_id)
             out["ticket"] = present.ticket_view(session, hall, ticket)

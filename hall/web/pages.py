@@ -97,7 +97,7 @@ def strings() -> dict[str, str]:
         "waiting_n": _("%(n)s 人等候", n="{n}"), "ahead_n": _("前面还有 %(n)s 人", n="{n}"),
         "closed": _("暂停取号"), "no_token": _("此设备未授权：请用带 ?token= 的地址打开一次。"),
         "offline": _("连接中断，正在重连…"), "printer_fault": _("打印机故障，请拍照或扫码保存号票"),
-        "please_go": _("请到 %(n)s 号窗口", n="{n}"), "paused": _("暂停服务"),
+        "please_go": _("请到 %(n)s 号窗口", n="{n}"), "paused": _("暂停服务"), "paused_short": _("暂停"),
         "idle": _("空闲"), "closed_window": _("未开放"), "called": _("请 %(t)s 号到 %(n)s 号窗口", t="{t}", n="{n}"),
         "done": _("办理完毕，感谢您的耐心"), "no_show": _("已过号，请到服务台咨询"),
         "cancelled": _("号票已取消"), "serving": _("正在办理"), "waiting": _("等候中"),

@@ -67,6 +67,7 @@ window.Hall = (function () {
     socket.on("snapshot", (snap) => {
       seq = snap.seq;
       if (snap.at) skewMs = Date.parse(snap.at) - Date.now();
+      if (snap.timezone) timeZone = snap.timezone;
       opts.onSnapshot(snap);
     });
     names.forEach((name) => socket.on(name, (ev) => {
@@ -99,9 +100,11 @@ window.Hall = (function () {
   // The hall clock can differ from the browser's (a demo or a replay runs --clock): every
   // snapshot carries the server's time, and the page's clock follows it.
   let skewMs = 0;
+  let timeZone;  // the hall's, from the snapshot: a screen shows the hall's time wherever it runs
   function clock(el) {
     const tick = () => {
-      el.textContent = new Date(Date.now() + skewMs).toLocaleTimeString("zh-CN", { hour12: false });
+      el.textContent = new Date(Date.now() + skewMs).toLocaleTimeString(
+        "zh-CN", timeZone ? { hour12: false, timeZone } : { hour12: false });
     };
     tick();
     setInterval(tick, 1000);

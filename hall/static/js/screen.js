@@ -32,9 +32,13 @@
   function render() {
     document.getElementById("recent").innerHTML = state.recent.slice(0, RECENT).map((c) =>
       "<li><b>" + esc(c.number) + "</b><span>" + esc(Hall.t("please_go", { n: c.window })) + "</span></li>").join("");
+    const count = Object.keys(state.windows).length;
+    root.classList.toggle("dense", count > 20);
+    root.classList.toggle("very-dense", count > 36);
     document.getElementById("windows").innerHTML = Object.values(state.windows).map((w) => {
       const cls = w.state === "paused" ? "paused" : (w.state === "closed" ? "closed" : "");
-      const text = w.state === "paused" ? Hall.t("paused") : (w.state === "closed" ? Hall.t("closed_window") : (w.ticket || "—"));
+      const paused = count > 20 ? Hall.t("paused_short") : Hall.t("paused");  // narrow tiles
+      const text = w.state === "paused" ? paused : (w.state === "closed" ? Hall.t("closed_window") : (w.ticket || "—"));
       return '<div class="win ' + cls + '"><span class="n">' + w.number + '</span><span class="t">' + esc(text) + "</span></div>";
     }).join("");
     document.getElementById("queues").innerHTML = Object.values(state.queues).map((q) =>
