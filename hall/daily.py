@@ -70,11 +70,14 @@ def close_day(session: so.Session, hall: HallRef, day: dt.date, now: dt.datetime
             events.record(session, hall.id, hall.code, events.QUEUE_CHANGED, now,
                           queue=present.queue_view(session, hall, session.get(Queue, queue_id),
                                                    counts.get(queue_id, 0)))
+    # The day's figures, kept (日报): written after the day's last changes, in the same transaction.
+    from hall.rollups import write_rollup
+    write_rollup(session, hall, day, now)
     return DayClosed(len(waiting), finished, len(windows))
 
 
 def open_days(session: so.Session, hall: HallRef, now: dt.datetime) -> list[dt.date]:
-    """Past business days that still have open tickets or open windows (what close_day is for)."""
+    """Past business days still to close: open tickets or windows, or figures not yet kept."""
     today = calendar.business_day(now, hall.timezone)
     days = set(session.scalars(sa.select(Ticket.business_day).where(
         Ticket.hall_id == hall.id, Ticket.business_day < today,
@@ -84,6 +87,12 @@ def open_days(session: so.Session, hall: HallRef, now: dt.datetime) -> list[dt.d
         Window.hall_id == hall.id, Window.state != WindowState.CLOSED)).all()
     days |= {calendar.business_day(at, hall.timezone) for at in stale if at is not None
              and calendar.business_day(at, hall.timezone) < today}
+    # A day that ended tidily (everyone served, every clerk signed out) still needs its figures kept.
+    from hall.rollups import DayRollup
+    kept = sa.select(DayRollup.business_day).where(DayRollup.hall_id == hall.id)
+    days |= set(session.scalars(sa.select(Ticket.business_day).where(
+        Ticket.hall_id == hall.id, Ticket.business_day < today,
+        Ticket.business_day.not_in(kept)).distinct()))
     return sorted(days)
 
 

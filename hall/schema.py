@@ -7,6 +7,7 @@ import hall.audit  # noqa: F401
 import hall.invitations  # noqa: F401
 import hall.notices  # noqa: F401
 import hall.rectification  # noqa: F401
+import hall.rollups  # noqa: F401
 import hall.staff  # noqa: F401
 from hall.models import Base
 

@@ -97,3 +97,36 @@ def test_services_called_after_closing_count_as_extended_hours(rt, hall, frozen_
     with rt.db.read() as session:
         figures = stats.day_stats(session, hall, dt.date(2026, 11, 30))
     assert (figures["services"], figures["extended_services"]) == (2, 1)
+
+
+def test_closing_a_day_keeps_its_figures_once(rt, hall, frozen_clock):
+    from hall import rollups, stats
+    make_ticket(rt, hall, "A")
+    make_ticket(rt, hall, "A")
+    act(rt, hall, "call_next", 1)
+    act(rt, hall, "finish", 1)
+    frozen_clock.set(dt.datetime(2026, 12, 1, 1, 0, tzinfo=CST))
+    assert scheduler.close_finished_days(rt) == 1
+    day = dt.date(2026, 11, 30)
+    with rt.db.read() as session:
+        kept = rollups.get_rollup(session, hall, day)
+        assert kept == stats.day_stats(session, hall, day)
+    assert (kept["issued"], kept["served"], kept["waiting"]) == (2, 1, 0)  # A002 closed at day end
+    with rt.db.write() as session:  # written again: replaced, not doubled
+        rollups.write_rollup(session, hall, day, rt.clock.now())
+    with rt.db.read() as session:
+        assert session.query(rollups.DayRollup).count() == 1
+
+
+def test_a_tidy_day_gets_its_figures_kept_too(rt, hall, frozen_clock):
+    from hall import rollups
+    make_ticket(rt, hall, "A")
+    open_window(rt, hall, 1, "clerk01")
+    act(rt, hall, "call_next", 1)
+    act(rt, hall, "finish", 1)
+    act(rt, hall, "sign_out", 1)  # nothing left open at the end of the day
+    frozen_clock.set(dt.datetime(2026, 12, 1, 1, 0, tzinfo=CST))
+    assert scheduler.close_finished_days(rt) == 1
+    assert scheduler.close_finished_days(rt) == 0  # kept once
+    with rt.db.read() as session:
+        assert rollups.get_rollup(session, hall, dt.date(2026, 11, 30))["served"] == 1
