@@ -218,3 +218,14 @@ def test_a_device_token_reads_a_ticket_without_its_secret_link(client, token, ro
     assert seen["number"] == "A001"
     assert (seen["track_url"] == t["track_url"]) is secret_shown
     assert ("s=" in seen["track_url"]) is secret_shown
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/api/v1/halls/T1/stats?date=0001-01-01", "date"),
+    ("/api/v1/halls/T1/reports?to=0001-01-01", "to"),
+    ("/api/v1/halls/T1/attendance?to=9999-12-31", "to"),
+    ("/api/v1/halls/T1/rectifications?from=0001-01-01", "from"),
+])
+def test_dates_outside_any_hall_s_life_are_a_clear_422(client, token, path, field):
+    r = client.get(path, headers=token("manager"))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == field

@@ -1,7 +1,6 @@
 """The JSON API under /api/v1 (the public contract of ../shared/API.md): thin adapters to the domain."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, TypeVar
 
 from flask import Blueprint, jsonify, request
@@ -11,7 +10,7 @@ from hall import audit, calendar, evaluation, present, stats, tickets, windows
 from hall.models import Queue, Role, Window
 from hall.web import schemas
 from hall.web.auth import STAFF_ROLES, principal, require, runtime
-from hall.web.errors import ApiError
+from hall.web.errors import ApiError, api_date
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 B = TypeVar("B", bound=BaseModel)
@@ -219,7 +218,7 @@ def day_stats(code: str):
     raw = request.args.get("date")
     if raw:
         try:
-            day = dt.date.fromisoformat(raw)
+            day = api_date(raw)
         except ValueError:
             raise ApiError(422, "invalid_field", f"'date' must be a date like 2026-11-30, not {raw!r}.",
                            "date") from None

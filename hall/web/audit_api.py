@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from hall import audit
 from hall.models import Role
 from hall.web.auth import STAFF_ROLES, require, runtime
-from hall.web.errors import ApiError
+from hall.web.errors import ApiError, api_date
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1")
 DEFAULT_DAYS = 30
@@ -23,7 +23,7 @@ def _instant(name: str, zone: Any, end: bool) -> dt.datetime | None:
         return None
     try:
         if len(raw) == 10:
-            day = dt.date.fromisoformat(raw)
+            day = api_date(raw)
             start = dt.datetime.combine(day, dt.time(), zone)
             return start + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if end else start
         value = dt.datetime.fromisoformat(raw)

@@ -11,7 +11,7 @@ from hall.models import Role
 from hall.web import schemas
 from hall.web.api import body
 from hall.web.auth import STAFF_ROLES, require, runtime
-from hall.web.errors import ApiError
+from hall.web.errors import ApiError, api_date
 
 bp = Blueprint("booking", __name__)
 API = "/api/v1"
@@ -20,7 +20,7 @@ LIMITED = ("booking.book", "booking.cancel", "booking.check_in")
 
 def _date(raw: str | None, field: str = "date") -> dt.date:
     try:
-        return dt.date.fromisoformat(raw or "")
+        return api_date(raw or "")
     except ValueError:
         raise ApiError(422, "invalid_field", f"'{field}' must be a date like 2026-12-01, "
                        f"not {raw!r}.", field) from None

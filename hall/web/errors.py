@@ -1,6 +1,7 @@
 """Every error as JSON ``{"error": {"code", "message", "field"}}``: never an HTML page, never a 500 for bad input."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import sqlalchemy.exc
@@ -11,6 +12,18 @@ from werkzeug.exceptions import HTTPException
 from hall.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+
+
+def api_date(raw: str) -> dt.date:
+    """A date given in a query (ISO, e.g. 2026-11-30) within 2000–2099: beyond, date arithmetic in
+    a hall's time zone overflows and no hall has data. ValueError otherwise (callers answer 422)."""
+    day = dt.date.fromisoformat(raw)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{raw} is outside {FIRST_DAY} – {LAST_DAY}")
+    return day
+
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
 # Personal data: an error about these fields never repeats what was sent (pydantic may quote it).

@@ -14,7 +14,7 @@ from hall.models import Staff, Ticket
 from hall.web import schemas
 from hall.web.api import body
 from hall.web.auth import STAFF_ROLES, require, runtime, session_principal
-from hall.web.errors import ApiError
+from hall.web.errors import ApiError, api_date
 from hall.web.pages import page_hall
 
 bp = Blueprint("rectify", __name__)
@@ -38,7 +38,7 @@ def _date(name: str, default: dt.date | None = None) -> dt.date | None:
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw)
+        return api_date(raw)
     except ValueError:
         raise ApiError(422, "invalid_field", f"'{name}' must be a date like 2026-11-30, not {raw!r}.",
                        name) from None
@@ -167,7 +167,7 @@ def ranking(code: str):
     require(hall, STAFF_ROLES)
     raw = request.args.get("month")
     try:
-        month = dt.date.fromisoformat(f"{raw}-01") if raw else _today(hall)
+        month = api_date(f"{raw}-01") if raw else _today(hall)
     except ValueError:
         raise ApiError(422, "invalid_field", f"'month' must be like 2026-11, not {raw!r}.",
                        "month") from None

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from hall import calendar, report_export, reports
 from hall.web.auth import STAFF_ROLES, require, runtime
-from hall.web.errors import ApiError
+from hall.web.errors import ApiError, api_date
 from hall.web.pages import page_hall, strings
 
 bp = Blueprint("reports", __name__)
@@ -29,7 +29,7 @@ def _date(name: str, default: dt.date) -> dt.date:
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw) if len(raw) == 10 else _bad(name, raw)
+        return api_date(raw) if len(raw) == 10 else _bad(name, raw)
     except ValueError:
         return _bad(name, raw)
 
