@@ -104,9 +104,4 @@ def init_app(app: Flask) -> None:
     pages.csrf.exempt(bp)  # token callers, or anonymous ones; sessions are checked in auth.principal()
     limiter = app.extensions.get("hall.limiter")
     if limiter is not None:
-        from hall.web.limits import _not_a_kiosk, caller_key
-        server = app.extensions["hall"].settings.server
-        limit = limiter.limit(lambda: server.issue_rate_limit, key_func=caller_key,
-                              exempt_when=_not_a_kiosk)
-        for endpoint in LIMITED:
-            app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+        limiter.wrap(app, LIMITED)

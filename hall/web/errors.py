@@ -33,16 +33,19 @@ PG_DISK_FULL = "53100"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None):
+def error_response(status: int, code: str, message: str, field: str | None = None,
+                   headers: dict[str, str] | None = None):
     body = {"code": code, "message": message}
     if field:
         body["field"] = field
-    return jsonify({"error": body}), status
+    return jsonify({"error": body}), status, headers or {}
 
 
 def validation_message(err: ValidationError) -> tuple[str, str | None]:
@@ -78,7 +81,7 @@ def disk_full(err: sqlalchemy.exc.OperationalError) -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api(err: ApiError):
-        return error_response(err.status, err.code, err.message, err.field)
+        return error_response(err.status, err.code, err.message, err.field, err.headers)
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):

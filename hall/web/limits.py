@@ -1,12 +1,22 @@
-"""Kiosk abuse: a rate limit per kiosk token on ticket issue (Flask-Limiter), answered with 429 rate_limited."""
+"""Kiosk abuse: a rate limit per kiosk token on ticket issue and the public booking writes,
+answered with 429 rate_limited and Retry-After.
+
+Built on ``limits`` (fixed windows, in memory or in Redis: ``server.rate_limit_storage``), called
+directly from a small decorator: the check is one counter increment on the hot path of every
+ticket. Managers and admins at a counter are not limited; kiosks and callers without a token are.
+"""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import math
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, request
-from flask_limiter import Limiter
+from limits import parse, storage, strategies
 
 from hall.models import Role
 from hall.web.auth import principal
@@ -33,15 +43,54 @@ def _not_a_kiosk() -> bool:
     return who is not None and who.role is not Role.KIOSK
 
 
-def init_app(app: Flask, server: Any) -> Limiter:
-    """A limiter of its own per app, on ``server.rate_limit_storage``; wraps the issue endpoint."""
-    limiter = Limiter(caller_key, app=app, storage_uri=server.rate_limit_storage,
-                      strategy="fixed-window", headers_enabled=True,
-                      # A storage that is down (Redis restarting) must not stop the kiosks.
-                      swallow_errors=True, in_memory_fallback_enabled=True)
-    limit = limiter.limit(lambda: server.issue_rate_limit, key_func=caller_key,
-                          exempt_when=_not_a_kiosk)
-    for endpoint in LIMITED_ENDPOINTS:
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
-    app.extensions["hall.limiter"] = limiter
-    return limiter
+class KioskLimit:
+    """``server.issue_rate_limit`` per caller and endpoint, in ``server.rate_limit_storage``."""
+
+    def __init__(self, server: Any) -> None:
+        self.item = parse(server.issue_rate_limit)
+        self.limiter = strategies.FixedWindowRateLimiter(storage.storage_from_string(server.rate_limit_storage))
+        # A storage that is down (Redis restarting) must not stop the kiosks: count in memory meanwhile.
+        self.fallback = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+
+    def check(self, scope: str) -> None:
+        """Count this request; 429 with Retry-After when the caller is over the limit."""
+        if _not_a_kiosk():
+            return
+        key = caller_key()
+        limiter = self.limiter
+        try:
+            allowed = limiter.hit(self.item, scope, key)
+        except Exception as err:  # noqa: BLE001 - any storage failure: fall back, never refuse a ticket
+            log.warning("rate limit storage unavailable (%s); counting in memory", err)
+            limiter = self.fallback
+            allowed = limiter.hit(self.item, scope, key)
+        if allowed:
+            return
+        try:
+            reset = limiter.get_window_stats(self.item, scope, key).reset_time
+        except Exception:  # noqa: BLE001
+            reset = time.time() + self.item.get_expiry()
+        retry = max(1, math.ceil(reset - time.time()))
+        raise ApiError(429, "rate_limited", "Too many requests from this device in a short time; wait "
+                       f"a moment and try again (limit: {self.item}).",
+                       headers={"Retry-After": str(retry)})
+
+    def wrap(self, app: Flask, endpoints: Iterable[str]) -> None:
+        """Check the limit before each of ``endpoints`` (each endpoint counts on its own)."""
+        for endpoint in endpoints:
+            app.view_functions[endpoint] = self._limited(endpoint, app.view_functions[endpoint])
+
+    def _limited(self, scope: str, view: Callable) -> Callable:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            self.check(scope)
+            return view(*args, **kwargs)
+        return limited
+
+
+def init_app(app: Flask, server: Any) -> KioskLimit:
+    """The app's own limit (each app counts on its own); wraps the issue endpoint."""
+    limit = KioskLimit(server)
+    limit.wrap(app, LIMITED_ENDPOINTS)
+    app.extensions["hall.limiter"] = limit
+    return limit
