@@ -84,15 +84,16 @@ def servers(session: so.Session, hall: HallRef, queue_id: int) -> float:
 
 
 def _free_windows(session: so.Session, hall: HallRef, queue_id: int, service_s: float,
-                  now: dt.datetime | None) -> list[tuple[float, float]]:
-    """(free in s, seconds per visitor of this queue) of each window that would call the queue."""
+                  now: dt.datetime | None) -> tuple[list[tuple[float, float]], dict[int, int]]:
+    """(free in s, seconds per visitor of this queue) of each window that would call the queue,
+    and the people waiting in each queue those windows serve (this one included)."""
     prefix = hall.queue_prefixes[queue_id]
     serving = [w for w in hall.settings.windows if prefix in w.queues and w.number in hall.window_ids]
     conn = session.connection()
     ids = [hall.window_ids[w.number] for w in serving]
     states = {wid: (state, queue, since) for wid, state, queue, since
               in conn.execute(_WINDOWS, {"ids": ids}).all()} if ids else {}
-    others = sorted({hall.queue_ids[p] for w in serving for p in w.queues})
+    others = sorted({hall.queue_ids[p] for w in serving for p in w.queues} | {queue_id})
     waiting = dict(conn.execute(_WAITING, {"queues": others}).all()) if others else {}
     opened, free = [], []
     for w, wid in zip(serving, ids):
@@ -119,7 +120,7 @@ def _free_windows(session: so.Session, hall: HallRef, queue_id: int, service_s: 
     if not free:  # nobody would call it now: every window that serves it, as if free
         count = len(opened) or len(serving) or 1
         free = [(0.0, service_s)] * count
-    return free
+    return free, waiting
 
 
 def _race(free: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -146,25 +147,50 @@ def _call_times(free: list[tuple[float, float]], count: int) -> list[float]:
     return times
 
 
+_MEMO = "hall.forecast"
+_ACTION_AT = "hall.action_at"
+
+
+def note_action(session: so.Session, at: dt.datetime) -> None:
+    """An action logged at ``at`` in this transaction: the forecast's "now" without asking the log."""
+    known = session.info.get(_ACTION_AT)
+    if known is None or at > known:
+        session.info[_ACTION_AT] = at
+
+
+def bind(session_factory: so.sessionmaker) -> None:
+    """Forget a transaction's forecast models whenever it writes changes (they would be stale)."""
+
+    @sa.event.listens_for(session_factory, "after_flush")
+    def _forget(session: so.Session, flush_context: object) -> None:
+        session.info.pop(_MEMO, None)
+
+
 def _model(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> dict:
-    """What the estimate of ``queue_id`` needs, read once per transaction."""
+    """What the estimate of ``queue_id`` needs, read once per transaction (until its next change)."""
     session.flush()  # Core statements below do not autoflush
-    memo = session.info.setdefault("hall.forecast", {})
+    memo = session.info.setdefault(_MEMO, {})
     key = (queue_id, day)
     if key not in memo:
         conn = session.connection()
         service_s = mean_service_s(session, hall, queue_id, day)
-        now = conn.execute(_NOW, {"hall": hall.id}).scalar()
+        now = session.info.get(_ACTION_AT) or conn.execute(_NOW, {"hall": hall.id}).scalar()
+        boost = max((s for _, s in hall.settings.policy.priority_boost_s), default=0)
         rate = 0.0
-        if now is not None:
+        if now is not None and boost:
             since = now - dt.timedelta(seconds=HORIZON_S)
             arrivals = conn.execute(_PRIORITY_ARRIVALS, {"hall": hall.id, "day": day, "queue": queue_id,
                                                          "since": since}).scalar() or 0
             rate = arrivals / HORIZON_S
-        boost = max((s for _, s in hall.settings.policy.priority_boost_s), default=0)
-        memo[key] = {"free": _free_windows(session, hall, queue_id, service_s, now),
-                     "priority_rate": rate, "boost": boost}
+        free, waiting = _free_windows(session, hall, queue_id, service_s, now)
+        memo[key] = {"free": free, "priority_rate": rate, "boost": boost,
+                     "waiting": waiting.get(queue_id, 0)}
     return memo[key]
+
+
+def waiting(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> int:
+    """People waiting in ``queue_id`` now, as the forecast of this transaction counted them."""
+    return _model(session, hall, queue_id, day)["waiting"]
 
 
 def per_person_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> float:

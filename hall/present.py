@@ -92,7 +92,8 @@ def queue_view(session: so.Session, hall: HallRef, queue: Queue, waiting: int | 
                day: dt.date | None = None) -> dict[str, Any]:
     session.flush()  # Core statements below do not autoflush
     if waiting is None:
-        waiting = session.connection().execute(_WAITING_IN_QUEUE, {"queue": queue.id}).scalar() or 0
+        waiting = (forecast.waiting(session, hall, queue.id, day) if day else
+                   session.connection().execute(_WAITING_IN_QUEUE, {"queue": queue.id}).scalar() or 0)
     settings = hall.settings.queue(queue.prefix)
     expected = forecast.expected_wait_s(session, hall, queue.id, waiting, day) if day else None
     return {

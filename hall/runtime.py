@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hall import events, migrate
+from hall import events, forecast, migrate
 from hall.clock import Clock
 from hall.db import Database
 from hall.directory import HallRef, sync_config
@@ -86,6 +86,7 @@ def start(settings: Any, database_url: str | None = None, clock: Clock | None = 
         hall.base_url = base
     bus = events.EventBus()
     events.bind(db.write_sessions, bus)
+    forecast.bind(db.write_sessions)
     return Runtime(settings=settings, db=db, halls=halls, bus=bus, clock=clock or Clock(),
                    secret=load_secret(pathlib.Path(settings.server.secret_key_file)))
 

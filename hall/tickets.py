@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from hall import calendar, events, invitations, numbering, policy, present, privacy
+from hall import calendar, events, forecast, invitations, numbering, policy, present, privacy
 from hall.directory import HallRef
 from hall.errors import Conflict, DomainError, NotFound
 from hall.models import (FINAL_TICKET_STATES, Hall, Priority, Queue, Ticket, TicketEvent,
@@ -52,12 +52,18 @@ def lock_hall(session: so.Session, hall: HallRef) -> None:
         session.execute(sa.select(Hall.id).where(Hall.id == hall.id).with_for_update())
 
 
+_LOG = sa.insert(TicketEvent)  # built once: every ticket action writes one row
+
+
 def log_ticket(session: so.Session, hall: HallRef, ticket: Ticket, kind: str, at: dt.datetime,
                actor: str, **extra: object) -> None:
-    session.add(TicketEvent(hall_id=hall.id, ticket_id=ticket.id, kind=kind, at=at,
-                            queue_id=ticket.queue_id, window_id=extra.pop("window_id", ticket.window_id),
-                            service_id=extra.pop("service_id", None), actor=actor,
-                            data=extra or None))
+    """Append the ticket's log row (a Core insert: the log is never read back as objects)."""
+    session.flush()  # the ticket's row first: the log row refers to it
+    session.connection().execute(_LOG, {
+        "hall_id": hall.id, "ticket_id": ticket.id, "kind": kind, "at": at,
+        "queue_id": ticket.queue_id, "window_id": extra.pop("window_id", ticket.window_id),
+        "service_id": extra.pop("service_id", None), "actor": actor, "data": extra or None})
+    forecast.note_action(session, at)
 
 
 def _route(hall: HallRef, request: IssueRequest) -> tuple[str, list[str]]:
@@ -77,7 +83,11 @@ def _route(hall: HallRef, request: IssueRequest) -> tuple[str, list[str]]:
     return request.queue, []
 
 
-def _check_open(session: so.Session, hall: HallRef, queue: Queue, now: dt.datetime,
+# The queue's row as a plain Core row (id, prefix, name, open): issue reads it on every ticket.
+_QUEUE_ROW = sa.select(Queue.id, Queue.prefix, Queue.name, Queue.open).where(Queue.id == sa.bindparam("id"))
+
+
+def _check_open(session: so.Session, hall: HallRef, queue: sa.Row, now: dt.datetime,
                 day: dt.date) -> None:
     settings = hall.settings.queue(queue.prefix)
     if not queue.open:
@@ -97,7 +107,7 @@ def _check_open(session: so.Session, hall: HallRef, queue: Queue, now: dt.dateti
                            "queue")
 
 
-def _check_id_cap(session: so.Session, hall: HallRef, queue: Queue, id_hash: str | None,
+def _check_id_cap(session: so.Session, hall: HallRef, queue: sa.Row, id_hash: str | None,
                   day: dt.date) -> None:
     """防黄牛: one ID number takes at most ``max_tickets_per_id`` tickets of a queue a day."""
     cap = hall.settings.policy.max_tickets_per_id
@@ -134,7 +144,7 @@ def issue_ticket(session: so.Session, hall: HallRef, request: IssueRequest, acto
     id_number = privacy.normalise_id_number(request.id_number) if request.id_number else None
 
     lock_hall(session, hall)
-    queue = session.get(Queue, queue_id)
+    queue = session.connection().execute(_QUEUE_ROW, {"id": queue_id}).one()
     day = calendar.business_day(now, hall.timezone)
     _check_open(session, hall, queue, now, day)
     id_hash = privacy.keyed_hash(id_number, privacy_key) if id_number else None
