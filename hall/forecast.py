@@ -30,9 +30,8 @@ OUTCOMES = ("done", "unresolved", "transferred")
 ROUNDS = 4             # fixed-point rounds for the priority tickets still to come
 
 # Built once with bound parameters: the forecast runs on every issue (hot path).
-_RECENT = (sa.select(Service.last_called_at, Service.ended_at)
-           .where(Service.hall_id == sa.bindparam("hall"), Service.business_day == sa.bindparam("day"),
-                  Service.queue_id == sa.bindparam("queue"),
+_RECENT = (sa.select(Service.last_called_at, Service.ended_at)  # a range of ix_services_queue_day
+           .where(Service.queue_id == sa.bindparam("queue"), Service.business_day == sa.bindparam("day"),
                   Service.outcome.in_(sa.bindparam("outcomes", expanding=True)))
            .order_by(Service.ended_at.desc()).limit(RECENT_SERVICES))
 _OPEN_SERVING = (sa.select(Window.id, WindowQueue.queue_id)
@@ -50,16 +49,18 @@ _WAITING = (sa.select(Ticket.queue_id, sa.func.count())
                    Ticket.status == TicketStatus.WAITING).group_by(Ticket.queue_id))
 _NOW = sa.select(sa.func.max(TicketEvent.at)).where(TicketEvent.hall_id == sa.bindparam("hall"))
 # Priority tickets of the queue issued lately: those still to come go ahead of an ordinary visitor.
+# (origin_queue_id, business_day) leads the numbering's unique index: a range of today's tickets
+# of the queue, not of the whole hall.
 _PRIORITY_ARRIVALS = (sa.select(sa.func.count()).select_from(Ticket)
-                      .where(Ticket.hall_id == sa.bindparam("hall"), Ticket.business_day == sa.bindparam("day"),
-                             Ticket.origin_queue_id == sa.bindparam("queue"),
+                      .where(Ticket.origin_queue_id == sa.bindparam("queue"),
+                             Ticket.business_day == sa.bindparam("day"),
                              Ticket.priority != Priority.NONE, Ticket.issued_at >= sa.bindparam("since")))
 
 
 def mean_service_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> float:
     """Mean of the queue's last services today, the configured ``avg_service_s`` counting as
     ``PRIOR_WEIGHT`` of them (a few long services do not swing the estimate)."""
-    durations = session.connection().execute(_RECENT, {"hall": hall.id, "day": day, "queue": queue_id,
+    durations = session.connection().execute(_RECENT, {"day": day, "queue": queue_id,
                                                        "outcomes": OUTCOMES}).all()
     configured = float(hall.queue_settings(queue_id).avg_service_s)
     total = sum((end - start).total_seconds() for start, end in durations)
@@ -179,7 +180,7 @@ def _model(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> d
         rate = 0.0
         if now is not None and boost:
             since = now - dt.timedelta(seconds=HORIZON_S)
-            arrivals = conn.execute(_PRIORITY_ARRIVALS, {"hall": hall.id, "day": day, "queue": queue_id,
+            arrivals = conn.execute(_PRIORITY_ARRIVALS, {"day": day, "queue": queue_id,
                                                          "since": since}).scalar() or 0
             rate = arrivals / HORIZON_S
         free, waiting = _free_windows(session, hall, queue_id, service_s, now)

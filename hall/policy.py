@@ -18,6 +18,7 @@ transferred to this very window come before both.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,29 +32,48 @@ def sort_key(issued_at: dt.datetime, priority: Priority, policy: Any) -> float:
     return issued_at.timestamp() - boost
 
 
-def _head(session: so.Session, *where: Any) -> Ticket | None:
-    return session.scalars(
-        sa.select(Ticket).where(Ticket.status == TicketStatus.WAITING, *where)
-        .order_by(Ticket.sort_key, Ticket.id).limit(1)
-    ).first()
+@functools.lru_cache(maxsize=None)
+def _heads(queues: int) -> sa.CompoundSelect:
+    """One statement for every head a window could call: the first ticket sent to the window
+    (rank -1), and the first of each of its ``queues`` queues (rank = position in the window's
+    list); each part is a range scan of an index (ix_tickets_targeted, ix_tickets_waiting)."""
+
+    def head(rank: int, *where: Any) -> sa.Select:
+        part = (sa.select(Ticket.id, Ticket.sort_key, sa.literal_column(str(rank)).label("rank"))
+                .where(Ticket.status == TicketStatus.WAITING, *where)
+                .order_by(Ticket.sort_key, Ticket.id).limit(1).subquery(f"h{rank + 1}"))
+        return sa.select(part)
+
+    parts = [head(-1, Ticket.target_window_id == sa.bindparam("window"))]
+    parts += [head(i, Ticket.queue_id == sa.bindparam(f"q{i}"), Ticket.target_window_id.is_(None))
+              for i in range(queues)]
+    return sa.union_all(*parts)
 
 
 def select_next(session: so.Session, window: Window, now: dt.datetime) -> Ticket | None:
     """The ticket ``window`` should call now, or None when nobody it serves is waiting."""
-    targeted = _head(session, Ticket.target_window_id == window.id)
-    if targeted is not None:
-        return targeted
-    heads = []
-    for served in window.serves:  # ordered by position
-        head = _head(session, Ticket.queue_id == served.queue_id, Ticket.target_window_id.is_(None))
-        if head is None:
-            continue
-        if window.mode != "weighted":
-            return head
-        heads.append((served.weight * (now.timestamp() - head.sort_key), -served.position, head))
+    with session.no_autoflush:  # its queues do not depend on this transaction's pending changes
+        serves = list(window.serves)  # ordered by position
+    if any(isinstance(o, Ticket) and o.status == TicketStatus.WAITING
+           for o in (*session.new, *session.dirty)):
+        session.flush()  # a Core statement does not autoflush (a bundle's ticket may just have moved on)
+    params: dict[str, int] = {"window": window.id}
+    params.update((f"q{i}", served.queue_id) for i, served in enumerate(serves))
+    heads = {rank: (ticket_id, key) for ticket_id, key, rank
+             in session.connection().execute(_heads(len(serves)), params)}
     if not heads:
         return None
-    return max(heads, key=lambda h: (h[0], h[1]))[2]
+    if -1 in heads:  # transferred to this very window: before both modes
+        chosen = heads[-1][0]
+    elif window.mode != "weighted":
+        chosen = heads[min(heads)][0]
+    else:
+        def merit(rank: int) -> tuple[float, int]:
+            served = serves[rank]
+            return served.weight * (now.timestamp() - heads[rank][1]), -served.position
+        chosen = heads[max(heads, key=merit)][0]
+    with session.no_autoflush:  # the chosen row is as the statement above saw it
+        return session.get(Ticket, chosen)
 
 
 def _ahead_statement(scope: Any) -> sa.Select:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import logging
@@ -55,9 +56,9 @@ class Runtime:
             raise NotFound("unknown_hall", f"There is no hall {code!r}; the halls are "
                            f"{', '.join(sorted(self.halls))}.", "hall") from None
 
-    @property
+    @functools.cached_property
     def window_numbers(self) -> dict[int, int]:
-        """Window id → number, over every hall (ids are unique across halls)."""
+        """Window id → number, over every hall (ids are unique across halls; fixed once started)."""
         return {wid: n for h in self.halls.values() for wid, n in h.window_numbers.items()}
 
     def hall_by_id(self, hall_id: int) -> HallRef:

@@ -58,7 +58,8 @@ _LOG = sa.insert(TicketEvent)  # built once: every ticket action writes one row
 def log_ticket(session: so.Session, hall: HallRef, ticket: Ticket, kind: str, at: dt.datetime,
                actor: str, **extra: object) -> None:
     """Append the ticket's log row (a Core insert: the log is never read back as objects)."""
-    session.flush()  # the ticket's row first: the log row refers to it
+    if ticket.id is None:
+        session.flush()  # a new ticket's row first: the log row refers to it
     session.connection().execute(_LOG, {
         "hall_id": hall.id, "ticket_id": ticket.id, "kind": kind, "at": at,
         "queue_id": ticket.queue_id, "window_id": extra.pop("window_id", ticket.window_id),
@@ -84,7 +85,7 @@ def _route(hall: HallRef, request: IssueRequest) -> tuple[str, list[str]]:
 
 
 # The queue's row as a plain Core row (id, prefix, name, open): issue reads it on every ticket.
-_QUEUE_ROW = sa.select(Queue.id, Queue.prefix, Queue.name, Queue.open).where(Queue.id == sa.bindparam("id"))
+QUEUE_ROW = sa.select(Queue.id, Queue.prefix, Queue.name, Queue.open).where(Queue.id == sa.bindparam("id"))
 
 
 def _check_open(session: so.Session, hall: HallRef, queue: sa.Row, now: dt.datetime,
@@ -144,7 +145,7 @@ def issue_ticket(session: so.Session, hall: HallRef, request: IssueRequest, acto
     id_number = privacy.normalise_id_number(request.id_number) if request.id_number else None
 
     lock_hall(session, hall)
-    queue = session.connection().execute(_QUEUE_ROW, {"id": queue_id}).one()
+    queue = session.connection().execute(QUEUE_ROW, {"id": queue_id}).one()
     day = calendar.business_day(now, hall.timezone)
     _check_open(session, hall, queue, now, day)
     id_hash = privacy.keyed_hash(id_number, privacy_key) if id_number else None

@@ -83,7 +83,8 @@ _LOOKUP = sa.select(ApiToken.id, ApiToken.role, ApiToken.hall_id, ApiToken.windo
     .where(ApiToken.token_hash == sa.bindparam("digest"), ApiToken.revoked_at.is_(None))
 
 
-def verify(session: so.Session, token: str, window_numbers: dict[int, int]) -> Principal | None:
+def verify(session: so.Session | sa.Connection, token: str,
+           window_numbers: dict[int, int]) -> Principal | None:
     row = session.execute(_LOOKUP, {"digest": _digest(token)}).first()
     if row is None:
         return None

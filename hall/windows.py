@@ -14,10 +14,10 @@ import sqlalchemy.orm as so
 from hall import events, present
 from hall.directory import HallRef
 from hall.errors import Conflict, DomainError, NotFound
-from hall.models import (AT_WINDOW_STATES, Queue, Service, Staff, Ticket, TicketStatus, Window,
+from hall.models import (AT_WINDOW_STATES, Service, Staff, Ticket, TicketStatus, Window,
                          WindowEvent, WindowState)
 from hall.policy import select_next
-from hall.tickets import get_ticket, lock_hall, log_ticket
+from hall.tickets import QUEUE_ROW, get_ticket, lock_hall, log_ticket
 
 OUTCOMES = ("done", "unresolved")
 
@@ -41,20 +41,19 @@ def _set_state(window: Window, state: WindowState, now: dt.datetime) -> None:
 
 
 def _record_window(session: so.Session, hall: HallRef, window: Window, now: dt.datetime) -> None:
-    session.flush()
     events.record(session, hall.id, hall.code, events.WINDOW_CHANGED, now,
                   window=present.window_view(session, hall, window))
 
 
 def _record_queue(session: so.Session, hall: HallRef, queue_id: int, now: dt.datetime,
                   day: dt.date) -> None:
+    queue = session.connection().execute(QUEUE_ROW, {"id": queue_id}).one()
     events.record(session, hall.id, hall.code, events.QUEUE_CHANGED, now,
-                  queue=present.queue_view(session, hall, session.get(Queue, queue_id), day=day))
+                  queue=present.queue_view(session, hall, queue, day=day))
 
 
 def _record_ticket(session: so.Session, hall: HallRef, name: str, ticket: Ticket, window: Window,
                    now: dt.datetime, **extra: object) -> None:
-    session.flush()
     events.record(session, hall.id, hall.code, name, now,
                   ticket=present.ticket_view(session, hall, ticket),
                   window=present.window_brief(hall, window), **extra)
