@@ -136,16 +136,23 @@ def _race(free: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def _call_times(free: list[tuple[float, float]], count: int) -> list[float]:
-    """When the next ``count`` waiting visitors are called, in order (each window takes the next)."""
-    heap = list(free)
-    heapq.heapify(heap)
-    times = []
-    for _ in range(count):
-        at, per = heapq.heappop(heap)
-        times.append(at)
-        heapq.heappush(heap, (at + per, per))
-    return times
+class _CallTimes:
+    """When the next waiting visitors are called, in order (each free window takes the next),
+    played forward once per model and extended on demand: a long queue's view, its tickets and
+    the fixed-point rounds all read the same list instead of replaying it each time."""
+
+    def __init__(self, free: list[tuple[float, float]]) -> None:
+        self._heap = list(free)
+        heapq.heapify(self._heap)
+        self.times: list[float] = []
+
+    def upto(self, count: int) -> list[float]:
+        heap, times = self._heap, self.times
+        while len(times) < count:
+            at, per = heap[0]
+            times.append(at)
+            heapq.heapreplace(heap, (at + per, per))
+        return times
 
 
 _MEMO = "hall.forecast"
@@ -185,7 +192,7 @@ def _model(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> d
             rate = arrivals / HORIZON_S
         free, waiting = _free_windows(session, hall, queue_id, service_s, now)
         memo[key] = {"free": free, "priority_rate": rate, "boost": boost,
-                     "waiting": waiting.get(queue_id, 0)}
+                     "waiting": waiting.get(queue_id, 0), "calls": _CallTimes(free)}
     return memo[key]
 
 
@@ -211,9 +218,11 @@ def expected_wait_s(session: so.Session, hall: HallRef, queue_id: int, ahead: in
     if priority is not None and Priority(priority) is not Priority.NONE:
         rate = 0.0
 
+    calls = model["calls"]
+
     def wait(people: float) -> float:
-        times = _call_times(free, math.ceil(people) + 1)
-        low, high = times[math.floor(people)], times[-1]
+        times = calls.upto(math.ceil(people) + 1)
+        low, high = times[math.floor(people)], times[math.ceil(people)]
         return low + (high - low) * (people - math.floor(people))
 
     waited = wait(ahead)
