@@ -41,29 +41,67 @@ def _span(hall: HallRef, date_from: dt.date, date_to: dt.date) -> tuple[dt.datet
             dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), zone))
 
 
+# The additive sums behind one row of a report, as whole numbers (times in milliseconds): the sums
+# of the days kept by the end-of-day job (hall.rollups.DayRollupPart) add up to exactly what one
+# pass over the period's tickets gives. ``no_show`` counts tickets for the ticket groupings and
+# last services for window and clerk (docs/kpi.md); ``waits`` are called services.
+SUMS = ("issued", "no_show", "served", "services", "extended", "waits", "wait_ms", "max_wait_ms",
+        "within", "durations", "duration_ms", "busy_ms", "open_ms")
+# What each grouping is made of, per business day: "day" (the day itself, ref 0), "hour" (the local
+# hour, 0–23), "queue" (queue id; departments come from it), "window" (window id) and "clerk"
+# (staff id, NO_CLERK for a window nobody had signed in at).
+PART_DIMS = ("day", "hour", "queue", "window", "clerk")
+DIM_OF = {"day": "day", "month": "day", "hour": "hour", "queue": "queue", "department": "queue",
+          "window": "window", "clerk": "clerk"}
+NO_CLERK = 0
+PartKey = tuple[str, str, int]  # (dimension, business day as YYYY-MM-DD, ref)
+
+
+class Sums:
+    """The running sums of one report row, or of one part of a day (SUMS)."""
+
+    __slots__ = SUMS
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        for name, value in zip(SUMS, values if values is not None else (0,) * len(SUMS)):
+            setattr(self, name, int(value or 0))
+
+    def add(self, other: Sums) -> None:
+        longest = self.max_wait_ms
+        if other.waits and (not self.waits or other.max_wait_ms > longest):
+            longest = other.max_wait_ms
+        for name in SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.max_wait_ms = longest
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(getattr(self, name) for name in SUMS)
+
+    def has_content(self) -> bool:
+        """Something happened in it: a ticket, a service, a served or no-show visitor."""
+        return bool(self.issued or self.waits or self.served or self.no_show)
+
+
 class _Group:
-    """The running sums of one row of a report."""
+    """One row of a report: its key, name and sums."""
 
     def __init__(self, key: Any, name: str | None, tickets: bool) -> None:
-        self.key, self.name = key, name
-        self.issued: int | None = 0 if tickets else None
-        self.served = self.no_show = self.services = self.extended = self.within = 0
-        self.waits: list[float] = []
-        self.durations: list[float] = []
-        self.busy = self.open = 0.0
+        self.key, self.name, self.tickets = key, name, tickets
+        self.sums = Sums()
 
     def row(self, utilisation: bool) -> dict[str, Any]:
-        waits, durations = self.waits, self.durations
+        s = self.sums
+        issued = s.issued if self.tickets else None
         return {
-            "key": self.key, "name": self.name, "issued": self.issued, "served": self.served,
-            "no_show": self.no_show, "no_show_rate": _ratio(self.no_show, self.issued),
-            "services": self.services,
-            "avg_wait_s": round(sum(waits) / len(waits), 1) if waits else None,
-            "max_wait_s": round(max(waits), 1) if waits else None,
-            "avg_service_s": round(sum(durations) / len(durations), 1) if durations else None,
-            "service_level": _ratio(self.within, len(waits)),
-            "utilisation": _ratio(self.busy, self.open) if utilisation else None,
-            "extended_services": self.extended,
+            "key": self.key, "name": self.name, "issued": issued, "served": s.served,
+            "no_show": s.no_show, "no_show_rate": _ratio(s.no_show, issued),
+            "services": s.services,
+            "avg_wait_s": round(s.wait_ms / s.waits / 1000, 1) if s.waits else None,
+            "max_wait_s": round(s.max_wait_ms / 1000, 1) if s.waits else None,
+            "avg_service_s": round(s.duration_ms / s.durations / 1000, 1) if s.durations else None,
+            "service_level": _ratio(s.within, s.waits),
+            "utilisation": _ratio(s.busy_ms, s.open_ms) if utilisation else None,
+            "extended_services": s.extended,
         }
 
 
@@ -83,80 +121,81 @@ def _namer(session: so.Session, hall: HallRef, by: str) -> Callable[[Any], str |
     return lambda key: None
 
 
-def _keyers(session: so.Session, hall: HallRef, by: str):
-    """(key of a ticket: day, issue epoch, origin queue; key of a service: day, call epoch, queue,
-    window, staff)."""
-    zone = ZoneInfo(hall.timezone)
+def _key_of(session: so.Session, hall: HallRef, by: str) -> Callable[[str, int], Any]:
+    """The key of a report row from a part's (day, ref)."""
+    if by == "day":
+        return lambda day, ref: day
+    if by == "month":
+        return lambda day, ref: day[:7]
+    if by == "hour":
+        return lambda day, ref: f"{ref:02d}:00"
+    if by == "queue":
+        return lambda day, ref: hall.queue_prefixes.get(ref)
+    if by == "department":
+        return lambda day, ref: (hall.queue_settings(ref).department
+                                 if ref in hall.queue_prefixes else None)
+    if by == "window":
+        return lambda day, ref: hall.window_numbers.get(ref)
     logins = {sid: login for login, sid in hall.staff_ids.items()}
-    if by == "clerk":
-        logins.update(session.execute(sa.select(Staff.id, Staff.login)
-                                      .where(Staff.hall_id == hall.id)).all())
-
-    def hour(epoch: float) -> str:
-        return f"{dt.datetime.fromtimestamp(epoch, zone).hour:02d}:00"
-
-    def department(queue_id: int) -> str | None:
-        return hall.queue_settings(queue_id).department if queue_id in hall.queue_prefixes else None
-
-    ticket = {
-        "day": lambda d, t, q: str(d)[:10], "month": lambda d, t, q: str(d)[:7],
-        "hour": lambda d, t, q: hour(t), "queue": lambda d, t, q: hall.queue_prefixes.get(q),
-        "department": lambda d, t, q: department(q),
-    }.get(by)
-    service = {
-        "day": lambda d, t, q, w, s: str(d)[:10], "month": lambda d, t, q, w, s: str(d)[:7],
-        "hour": lambda d, t, q, w, s: hour(t),
-        "queue": lambda d, t, q, w, s: hall.queue_prefixes.get(q),
-        "department": lambda d, t, q, w, s: department(q),
-        "window": lambda d, t, q, w, s: hall.window_numbers.get(w),
-        "clerk": lambda d, t, q, w, s: logins.get(s),
-    }[by]
-    return ticket, service
+    logins.update(session.execute(sa.select(Staff.id, Staff.login).where(Staff.hall_id == hall.id)).all())
+    return lambda day, ref: logins.get(ref)
 
 
-def report(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
-           by: str = "day", now: dt.datetime | None = None) -> dict[str, Any]:
-    """The figures of business days ``date_from``..``date_to`` grouped ``by`` (docs/kpi.md), with a
-    totals row; ``now`` ends the open time of windows still open (else each day's end)."""
-    if by not in GROUPINGS:
-        raise ValueError(by)
-    ticket_key, service_key = _keyers(session, hall, by)
-    name_of = _namer(session, hall, by)
-    per_ticket = by in TICKET_GROUPINGS
-    groups: dict[Any, _Group] = {}
-    total = _Group(None, None, tickets=True)
+def day_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
+              dims: Iterable[str] = PART_DIMS, cap: float = INF,
+              days: list[dt.date] | None = None) -> dict[PartKey, Sums]:
+    """The sums of business days ``date_from``..``date_to`` (only ``days`` of them when given) per
+    (dimension, day, ref) for ``dims`` ("day" always), in one pass over their tickets and services
+    and, for "window", the window log; ``cap`` (now) ends the open time of windows still open."""
+    zone = ZoneInfo(hall.timezone)
+    want_hour, want_queue, want_window, want_clerk = (d in dims for d in PART_DIMS[1:])
+    parts: dict[PartKey, Sums] = {}
 
-    def group(key: Any) -> _Group:
-        if key not in groups:
-            groups[key] = _Group(key, name_of(key), per_ticket)
-        return groups[key]
+    def part(dim: str, day: str, ref: int) -> Sums:
+        found = parts.get((dim, day, ref))
+        if found is None:
+            found = parts[(dim, day, ref)] = Sums()
+        return found
 
-    days_with_tickets: set[str] = set()
-    in_period = sa.and_(Ticket.hall_id == hall.id, Ticket.business_day >= date_from,
-                        Ticket.business_day <= date_to)
+    def hour(epoch: float) -> int:
+        return dt.datetime.fromtimestamp(epoch, zone).hour
+
+    if days is None:
+        ticket_days = sa.and_(Ticket.business_day >= date_from, Ticket.business_day <= date_to)
+        service_days = sa.and_(Service.business_day >= date_from, Service.business_day <= date_to)
+    else:
+        ticket_days, service_days = Ticket.business_day.in_(days), Service.business_day.in_(days)
+    in_period = sa.and_(Ticket.hall_id == hall.id, ticket_days)
     day_text = sa.type_coerce(Ticket.business_day, sa.String)
     status_text = sa.type_coerce(Ticket.status, sa.String)
     conn = session.connection()
-    if by == "hour":  # the local hour of issue: one pass over the period's tickets
-        ticket_rows: Iterable[Any] = ((d, t, None, s, 1) for d, t, s in conn.execute(
-            sa.select(day_text, _epoch(session, Ticket.issued_at), status_text).where(in_period)))
+    if want_hour:  # the local hour of issue: one row per ticket
+        ticket_rows: Iterable[Any] = ((d, t, q, s, 1) for d, t, q, s in conn.execute(
+            sa.select(day_text, _epoch(session, Ticket.issued_at), Ticket.origin_queue_id, status_text)
+            .where(in_period)))
     else:
         ticket_rows = conn.execute(
             sa.select(day_text, sa.null(), Ticket.origin_queue_id, status_text, sa.func.count())
             .where(in_period).group_by(day_text, Ticket.origin_queue_id, status_text))
-    no_show_value = TicketStatus.NO_SHOW.value
+    no_show_value, done_value = TicketStatus.NO_SHOW.value, TicketStatus.DONE.value
     for day, issued_at, queue_id, status, count in ticket_rows:
-        days_with_tickets.add(str(day)[:10])
-        total.issued += count
-        total.no_show += count if status == no_show_value else 0
-        if per_ticket:
-            g = group(ticket_key(day, issued_at, queue_id))
-            g.issued += count
-            g.no_show += count if status == no_show_value else 0
+        day = str(day)[:10]
+        no_show = count if status == no_show_value else 0
+        p = part("day", day, 0)
+        p.issued += count
+        p.no_show += no_show
+        if want_hour:
+            p = part("hour", day, hour(issued_at))
+            p.issued += count
+            p.no_show += no_show
+        if want_queue:
+            p = part("queue", day, queue_id)
+            p.issued += count
+            p.no_show += no_show
 
     target = hall.settings.policy.target_wait_s
     closing: dict[str, float] = {}
-    last: dict[int, tuple[Any, str | None, str]] = {}  # ticket → (its key, last outcome, status)
+    last: dict[int, tuple[Any, ...]] = {}  # ticket → its day, issue, first queue, last service's …
     rows = conn.execute(
         sa.select(Service.ticket_id, sa.type_coerce(Service.business_day, sa.String),
                   Service.queue_id, Service.window_id, Service.staff_id,
@@ -165,48 +204,146 @@ def report(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.d
                   Service.outcome, status_text, Ticket.origin_queue_id,
                   _epoch(session, Ticket.issued_at))
         .join(Ticket, Ticket.id == Service.ticket_id)
-        .where(Service.hall_id == hall.id, Service.business_day >= date_from,
-               Service.business_day <= date_to)
+        .where(Service.hall_id == hall.id, service_days)
         .order_by(Service.ticket_id, Service.id))
     for (ticket_id, day, queue_id, window_id, staff_id, since, called, last_called, ended,
          outcome, status, origin, issued_at) in rows:
-        key = service_key(day, called, queue_id, window_id, staff_id)
-        g = group(key)
-        wait = called - since
+        day = str(day)[:10]
         if day not in closing:
             end = calendar.last_closing(hall.settings, _day(day))
             closing[day] = end.timestamp() if end else INF
-        for target_group in (g, total):
-            target_group.waits.append(wait)
-            target_group.within += wait <= target
-            if ended is not None:
-                target_group.busy += ended - called
-            if outcome in RATED_OUTCOMES:
-                target_group.services += 1
-                target_group.durations.append(ended - last_called)
-                target_group.extended += called > closing[day]
-        ticket_group = ticket_key(day, issued_at, origin) if per_ticket else key
-        last[ticket_id] = (ticket_group, outcome, status)
-    for key, outcome, status in last.values():
-        if outcome == "done" and status == TicketStatus.DONE.value:
-            group(key).served += 1
-            total.served += 1
-        elif not per_ticket and status == no_show_value and outcome == "no_show":
-            group(key).no_show += 1
+        wait = called - since
+        wait_ms = round(wait * 1000)
+        within = wait <= target
+        busy = round((ended - called) * 1000) if ended is not None else 0
+        rated = outcome in RATED_OUTCOMES
+        duration = round((ended - last_called) * 1000) if rated else 0
+        extended = rated and called > closing[day]
+        targets = [part("day", day, 0)]
+        if want_hour:
+            targets.append(part("hour", day, hour(called)))
+        if want_queue:
+            targets.append(part("queue", day, queue_id))
+        if want_window:
+            targets.append(part("window", day, window_id))
+        if want_clerk:
+            targets.append(part("clerk", day, staff_id if staff_id is not None else NO_CLERK))
+        for p in targets:
+            if not p.waits or wait_ms > p.max_wait_ms:
+                p.max_wait_ms = wait_ms
+            p.waits += 1
+            p.wait_ms += wait_ms
+            p.within += within
+            p.busy_ms += busy
+            if rated:
+                p.services += 1
+                p.durations += 1
+                p.duration_ms += duration
+                p.extended += extended
+        last[ticket_id] = (day, issued_at, origin, window_id, staff_id, outcome, status)
+    for day, issued_at, origin, window_id, staff_id, outcome, status in last.values():
+        clerk = staff_id if staff_id is not None else NO_CLERK
+        if outcome == "done" and status == done_value:
+            part("day", day, 0).served += 1
+            if want_hour:
+                part("hour", day, hour(issued_at)).served += 1
+            if want_queue:
+                part("queue", day, origin).served += 1
+            if want_window:
+                part("window", day, window_id).served += 1
+            if want_clerk:
+                part("clerk", day, clerk).served += 1
+        elif status == no_show_value and outcome == "no_show":
+            if want_window:
+                part("window", day, window_id).no_show += 1
+            if want_clerk:
+                part("clerk", day, clerk).no_show += 1
 
-    if by == "window":
-        cap = now.timestamp() if now else INF
-        for segment in window_segments(session, hall, date_from, date_to, cap):
-            if segment["kind"] == "open" and segment["window"] is not None:
-                g = group(segment["window"])
-                g.open += segment["end"] - segment["start"]
-                total.open += segment["end"] - segment["start"]
+    if want_window:
+        for start, end in _ranges(days) if days is not None else [(date_from, date_to)]:
+            for segment in window_segments(session, hall, start, end, cap):
+                if segment["kind"] == "open":
+                    day = dt.datetime.fromtimestamp(segment["start"], zone).date().isoformat()
+                    part("window", day, segment["window_id"]).open_ms += \
+                        round((segment["end"] - segment["start"]) * 1000)
+    return parts
+
+
+def _ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive runs of ``days`` as (first, last)."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if out and day == out[-1][1] + dt.timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+def report(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
+           by: str = "day", now: dt.datetime | None = None, use_rollups: bool = True) -> dict[str, Any]:
+    """The figures of business days ``date_from``..``date_to`` grouped ``by`` (docs/kpi.md), with a
+    totals row; ``now`` ends the open time of windows still open (else each day's end).
+
+    Days closed by the end-of-day job are added up from their kept sums (hall.rollups, unless
+    ``use_rollups`` is false, or the service-level target changed since); the other days (today,
+    days not closed yet) are read from their tickets. Both give the same figures."""
+    if by not in GROUPINGS:
+        raise ValueError(by)
+    dim = DIM_OF[by]
+    dims = ("day",) if dim == "day" else ("day", dim)
+    target = hall.settings.policy.target_wait_s
+    cap = now.timestamp() if now else INF
+    parts: dict[PartKey, Sums] = {}
+    kept: set[dt.date] = set()
+    if use_rollups:
+        from hall import rollups
+        last_kept = date_to
+        if now is not None:
+            last_kept = min(date_to, calendar.business_day(now, hall.timezone) - dt.timedelta(days=1))
+        if last_kept >= date_from:
+            parts = rollups.read_parts(session, hall, date_from, last_kept, dims, target)
+            kept = {_day(day) for d, day, _ in parts if d == "day"}
+    if not kept:
+        parts.update(day_parts(session, hall, date_from, date_to, dims, cap))
+    else:
+        span = (date_to - date_from).days + 1
+        missing = [d for d in (date_from + dt.timedelta(days=i) for i in range(span)) if d not in kept]
+        if missing:
+            parts.update(day_parts(session, hall, missing[0], missing[-1], dims, cap, days=missing))
+
+    key_of = _key_of(session, hall, by)
+    name_of = _namer(session, hall, by)
+    per_ticket = by in TICKET_GROUPINGS
+    groups: dict[Any, _Group] = {}
+    total = _Group(None, None, tickets=True)
+    days_with_tickets = 0
+    for (d, day, ref), sums in parts.items():
+        if d == "day":
+            total.sums.add(sums)
+            days_with_tickets += sums.issued > 0
+        if d != dim:
+            continue
+        key = key_of(day, ref)
+        if by == "window":
+            if key is None:  # a window no longer configured: its services count, not its open time
+                sums.open_ms = 0
+            else:
+                total.sums.open_ms += sums.open_ms
+            if key is None and not sums.has_content():
+                continue
+        elif not sums.has_content():
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(key, name_of(key), per_ticket)
+        group.sums.add(sums)
     ordered = sorted(groups.values(), key=lambda g: (g.key is None, f"{g.key:>6}"
                                                      if by == "window" else str(g.key)))
     totals = total.row(utilisation=by == "window")
     totals["key"], totals["name"] = "total", "合计"
-    totals["days_with_tickets"] = len(days_with_tickets)
-    totals["daily_avg_issued"] = (round(total.issued / len(days_with_tickets), 1)
+    totals["days_with_tickets"] = days_with_tickets
+    totals["daily_avg_issued"] = (round(total.sums.issued / days_with_tickets, 1)
                                   if days_with_tickets else None)
     return {"hall": hall.code, "from": date_from.isoformat(), "to": date_to.isoformat(), "by": by,
             "target_wait_s": target,
@@ -244,7 +381,8 @@ def window_segments(session: so.Session, hall: HallRef, date_from: dt.date, date
             current, previous_window = None, window_id
         close(current, at)
         number = hall.window_numbers.get(window_id)
-        base = {"window": number, "staff_id": staff_id, "start": at, "reason": None}
+        base = {"window": number, "window_id": window_id, "staff_id": staff_id, "start": at,
+                "reason": None}
         if kind in ("sign_in", "resume"):
             current = {**base, "kind": "open"}
         elif kind == "pause":

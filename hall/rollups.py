@@ -1,13 +1,16 @@
-"""The day's figures kept once the day is closed (日报): a rollup row per hall and business day."""
+"""The day's figures kept once the day is closed (日报): a rollup row per hall and business day, and
+the sums behind the period reports per grouping (hall.reports.SUMS), so that a report of a month
+or a year adds up kept days instead of reading their tickets again (docs/benchmarks-year.md)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from hall import stats
+from hall import reports, stats
 from hall.directory import HallRef
 from hall.models import Base
 
@@ -22,8 +25,35 @@ class DayRollup(Base):
     written_at: so.Mapped[dt.datetime]
 
 
+class DayRollupPart(Base):
+    """The report sums (hall.reports.SUMS) of one closed business day for one key of a dimension:
+    ``dim`` "day" (ref 0), "hour" (local hour), "queue" (queue id), "window" (window id) or
+    "clerk" (staff id, 0 = nobody signed in). ``within`` counts waits up to ``target_wait_s``, the
+    target of the day's closing; a report asking another target reads the day's tickets."""
+
+    __tablename__ = "day_rollup_parts"
+    hall_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("halls.id"), primary_key=True)
+    dim: so.Mapped[str] = so.mapped_column(sa.String(8), primary_key=True)
+    business_day: so.Mapped[dt.date] = so.mapped_column(primary_key=True)
+    ref: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    target_wait_s: so.Mapped[int]
+    issued: so.Mapped[int]
+    no_show: so.Mapped[int]
+    served: so.Mapped[int]
+    services: so.Mapped[int]
+    extended: so.Mapped[int]
+    waits: so.Mapped[int]
+    wait_ms: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    max_wait_ms: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    within: so.Mapped[int]
+    durations: so.Mapped[int]
+    duration_ms: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    busy_ms: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    open_ms: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+
+
 def write_rollup(session: so.Session, hall: HallRef, day: dt.date, now: dt.datetime) -> DayRollup:
-    """Compute and keep the day's figures; writing it again replaces it (idempotent)."""
+    """Compute and keep the day's figures and report sums; writing it again replaces them (idempotent)."""
     session.flush()
     figures = stats.day_stats(session, hall, day)
     row = session.get(DayRollup, (hall.id, day))
@@ -32,7 +62,29 @@ def write_rollup(session: so.Session, hall: HallRef, day: dt.date, now: dt.datet
         session.add(row)
     else:
         row.figures, row.written_at = figures, now
+    parts = reports.day_parts(session, hall, day, day, cap=now.timestamp())
+    parts.setdefault(("day", day.isoformat(), 0), reports.Sums())  # kept, even for a day without tickets
+    target = hall.settings.policy.target_wait_s
+    session.execute(sa.delete(DayRollupPart).where(DayRollupPart.hall_id == hall.id,
+                                                   DayRollupPart.business_day == day))
+    session.execute(sa.insert(DayRollupPart), [
+        {"hall_id": hall.id, "dim": dim, "business_day": day, "ref": ref, "target_wait_s": target,
+         **dict(zip(reports.SUMS, sums.values()))}
+        for (dim, _, ref), sums in parts.items()])
     return row
+
+
+def read_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
+               dims: Iterable[str], target_wait_s: int) -> dict[reports.PartKey, reports.Sums]:
+    """The kept report sums of ``hall``'s days ``date_from``..``date_to`` for ``dims`` that were
+    counted with ``target_wait_s``, by (dimension, day, ref)."""
+    P = DayRollupPart
+    rows = session.connection().execute(
+        sa.select(P.dim, sa.type_coerce(P.business_day, sa.String), P.ref,
+                  *(getattr(P, name) for name in reports.SUMS))
+        .where(P.hall_id == hall.id, P.dim.in_(list(dims)), P.business_day >= date_from,
+               P.business_day <= date_to, P.target_wait_s == target_wait_s))
+    return {(dim, str(day)[:10], ref): reports.Sums(values) for dim, day, ref, *values in rows}
 
 
 def get_rollup(session: so.Session, hall: HallRef, day: dt.date) -> dict[str, Any] | None:
