@@ -193,6 +193,10 @@ class Ticket(Base):
         sa.UniqueConstraint("origin_queue_id", "business_day", "seq"),
         # The policy's scan: waiting tickets of a queue in effective order.
         sa.Index("ix_tickets_waiting", "queue_id", "status", "sort_key"),
+        # Tickets sent to one window (转号 to a window), in effective order: every call asks.
+        sa.Index("ix_tickets_targeted", "target_window_id", "status", "sort_key"),
+        # The hall's waiting tickets per queue (screens, forecasts), without reading past days.
+        sa.Index("ix_tickets_hall_status", "hall_id", "status", "queue_id"),
         sa.Index("ix_tickets_hall_day", "hall_id", "business_day"),
     )
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -244,7 +248,11 @@ class Service(Base):
     """
 
     __tablename__ = "services"
-    __table_args__ = (sa.Index("ix_services_hall_day", "hall_id", "business_day"),)
+    __table_args__ = (
+        sa.Index("ix_services_hall_day", "hall_id", "business_day"),
+        # A queue's services of the day, latest first: the forecast's mean service time.
+        sa.Index("ix_services_queue_day", "queue_id", "business_day", "ended_at"),
+    )
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     hall_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("halls.id"))
     business_day: so.Mapped[dt.date]
