@@ -188,6 +188,8 @@ def serve(argv: list[str]) -> int:
     rt.devices = start_devices(rt)
     from hall.scheduler import start_scheduler  # end of day, no-show sweeps: one process only
     start_scheduler(rt)
+    from hall import gcpolicy  # no full garbage collection pauses during opening hours
+    gcpolicy.install()
     if args.demo:
         from hall import demo
         print(demo.banner(rt, base), flush=True)

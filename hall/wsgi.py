@@ -20,6 +20,7 @@ import sys
 
 from hall.app import create_app
 from hall.clock import Clock, parse_instant
+from hall import gcpolicy
 from hall.scheduler import start_scheduler
 
 logging.basicConfig(level=os.environ.get("HALL_LOG_LEVEL", "INFO"), stream=sys.stderr,
@@ -28,3 +29,4 @@ _start = os.environ.get("HALL_CLOCK")
 app = create_app(clock=Clock(parse_instant(_start) if _start else None,
                              float(os.environ.get("HALL_CLOCK_SPEED", "1"))))
 start_scheduler(app.extensions["hall"])
+gcpolicy.install()  # no full garbage collection pauses during opening hours (hall/gcpolicy.py)
