@@ -93,12 +93,16 @@ class ServerSettings(_Frozen):
     public_url: str | None = Field(None, examples=["https://hall.example.gov.cn"])  # for QR codes
     secret_key_file: Path = Field(Path("var/secret_key"), validate_default=True)
     message_queue: str | None = Field(None, examples=["redis://127.0.0.1:6379/0"])  # when several processes
+    # The message queue's channel: every process of one installation must use the same one, and
+    # another installation on the same Redis a different one (Redis pub/sub ignores the db number).
+    # Unset: derived from the database URL, which the processes of one installation share.
+    message_queue_channel: str | None = Field(None, examples=["hall-xs-production"])
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # How /live serves its websockets: "threading" (an OS thread or more per client) or "gevent"
     # (a greenlet per client; the process must be gevent-patched: gunicorn -k gevent, or run.py).
     async_mode: Literal["threading", "gevent"] = "threading"
     session_idle_minutes: Pos = 30  # a staff login session ends after this long without activity
-    # Flask-Limiter storage: "memory://" for one process, the Redis URL when several share the limits.
+    # Rate-limit storage: "memory://" for one process, the Redis URL when several share the limits.
     rate_limit_storage: Text = "memory://"
     issue_rate_limit: Text = Field("30/minute", examples=["30/minute"])  # tickets per kiosk token
     personal_data_days: NonNeg = 180  # phone and ID hashes/masks of older tickets are cleared; 0 = keep

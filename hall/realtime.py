@@ -8,6 +8,7 @@ so a screen on one process sees a call made on another.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -88,6 +89,19 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+def message_channel(server: Any, database: Any) -> str:
+    """The Redis pub/sub channel of this installation's live events. Flask-SocketIO's default is
+    one fixed name, so two installations on one Redis (a test and a production city, say) got
+    each other's events — a phone could receive another installation's ticket with its secret
+    link. Unless configured, it is derived from the database, shared by the processes of one
+    installation and by no other (``database``: the URL in use, also when given by
+    --database or HALL_DATABASE_URL)."""
+    if server.message_queue_channel:
+        return server.message_queue_channel
+    url = sa.make_url(database).render_as_string(hide_password=True)
+    return "hall-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 def gevent_patched() -> bool:
     """True when gevent monkey-patched this process (sockets, threads), as gevent mode needs."""
     import sys
@@ -124,6 +138,7 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
     # In gevent mode the bus's delivery "threads" are greenlets (threading is patched), and the
     # websockets are simple-websocket's on gevent (engine.io picks it without gevent-websocket).
     socketio = SocketIO(app, async_mode=async_mode, message_queue=queue_url,
+                        channel=message_channel(rt.settings.server, rt.db.url),
                         cors_allowed_origins=None, json=app.json, manage_session=False)
     app.extensions["hall.socketio"] = socketio
 

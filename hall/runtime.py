@@ -44,6 +44,8 @@ class Runtime:
     # The running devices.service.DeviceService when this process drives the devices, else None.
     # hall never imports devices: it only asks it printer_status(code, kiosk) and device_views(code).
     devices: Any = None
+    # The hall.scheduler.SingleScheduler of this process (running the jobs or standing by), if any.
+    scheduler: Any = None
 
     @property
     def privacy_key(self) -> bytes:
@@ -65,6 +67,8 @@ class Runtime:
         return next(h for h in self.halls.values() if h.id == hall_id)
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.devices is not None:
             self.devices.stop()
         self.bus.close()

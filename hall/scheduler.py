@@ -55,7 +55,11 @@ def lock_path(rt: Runtime) -> pathlib.Path:
 
 
 def start_scheduler(rt: Runtime) -> SingleScheduler:
+    """Start (or stand by for) the jobs; the runtime keeps the scheduler, which keeps its lock:
+    dropped, its PostgreSQL lock connection went back to the pool and, once the pool closed it,
+    another process started the same jobs while these still ran."""
     scheduler = SingleScheduler(rt, lock_path(rt))
+    rt.scheduler = scheduler
     scheduler.start()
     return scheduler
 
@@ -67,6 +71,7 @@ class SingleScheduler:
         self.rt = rt
         self._file_lock = filelock.FileLock(str(lock_path)) if rt.db.is_sqlite else None
         self._pg_conn: sa.Connection | None = None
+        self._lock_engine: sa.Engine | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._stopped = threading.Event()
         self._retry: threading.Thread | None = None
@@ -82,7 +87,9 @@ class SingleScheduler:
                 return True
             except filelock.Timeout:
                 return False
-        conn = self.rt.db.engine.connect()
+        if self._lock_engine is None:  # its own connection, never one of the pool's
+            self._lock_engine = sa.create_engine(self.rt.db.url, poolclass=sa.pool.NullPool)
+        conn = self._lock_engine.connect()
         got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
         conn.commit()
         if got:
@@ -146,6 +153,9 @@ class SingleScheduler:
         if self._pg_conn is not None:
             self._pg_conn.close()
             self._pg_conn = None
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+            self._lock_engine = None
 
 
 def _soon():

@@ -69,3 +69,19 @@ def test_a_full_database_answers_507_and_writes_nothing(served):
     sa.event.remove(rt.db.engine, "connect", _tiny)
     rt.db.engine.dispose()
     assert _counts(path) == (issued, issued)  # every acknowledged ticket, and only those
+
+
+def test_no_free_database_connection_answers_503_not_500(served, monkeypatch):
+    """A burst that holds every pooled connection (QueuePool limit reached) changed nothing:
+    the kiosk is told to try again, as for a locked database."""
+    app, rt, headers, path = served
+
+    def exhausted():
+        raise sa.exc.TimeoutError("QueuePool limit of size 10 overflow 20 reached, connection "
+                                  "timed out, timeout 30.00")
+
+    monkeypatch.setattr(rt.db, "write_sessions", exhausted)
+    r = app.test_client().post("/api/v1/halls/T1/tickets", json={"queue": "A"}, headers=headers)
+    assert r.status_code == 503
+    assert r.get_json()["error"]["code"] == "database_unavailable"
+    assert _counts(path) == (0, 0)

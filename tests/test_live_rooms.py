@@ -125,3 +125,20 @@ def test_manager_sets_notices_and_screens_hear_them(live):
     assert ("notices.changed", ) == tuple(n for n, _ in _events(screen))
     again = socketio.test_client(app, namespace=NAMESPACE, auth={"token": made["screen"], "hall": "T1"})
     assert _events(again)[0][1]["notices"] == ["今天周末办"]
+
+
+def test_each_installation_has_its_own_message_queue_channel(tmp_path):
+    """Two installations on one Redis must not hear each other (pub/sub ignores the db number);
+    the processes of one installation (one database) must share a channel."""
+    from hall.config import ServerSettings
+    from hall.realtime import message_channel
+
+    def channel(database, **kw):
+        return message_channel(ServerSettings(secret_key_file=tmp_path / "k", **kw), database)
+
+    city = "postgresql+psycopg://hall:secret@db.example/hall_city"
+    test = "postgresql+psycopg://hall:secret@db.example/hall_test"
+    assert channel(city) == channel(city)
+    assert channel(city) != channel(test)
+    assert "secret" not in channel(city)
+    assert channel("sqlite:///x.db", message_queue_channel="hall-xs") == "hall-xs"

@@ -54,3 +54,30 @@ def test_four_processes_on_postgresql_number_without_duplicate_or_gap(tmp_path, 
     engine.dispose()
     assert sorted(stored) == sorted(numbers)
     assert seqs == [2 * len(numbers)]  # ticket.issued + queue.changed per ticket, no seq lost
+
+
+def test_the_scheduler_keeps_its_lock_when_the_caller_drops_it(tmp_path, pg_url):
+    """hall/wsgi.py and run.py call start_scheduler() and drop the result: the lock must stay
+    held (it used to go back to the connection pool, and a second process then ran the same
+    jobs once the pool closed that connection)."""
+    import gc
+
+    import sqlalchemy as sa
+
+    from hall import runtime as runtime_mod, scheduler
+    from support import settings_for
+
+    rt = runtime_mod.start(settings_for(tmp_path), database_url=pg_url)
+    try:
+        scheduler.start_scheduler(rt)  # the result is dropped, as the entry points do
+        gc.collect()
+        assert rt.scheduler is not None and rt.scheduler.running
+        rt.db.engine.dispose()  # the pool closes every connection it holds
+        other = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+        with other.connect() as conn:
+            taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                                 {"k": scheduler.LOCK_KEY}).scalar()
+        other.dispose()
+        assert taken is False  # still held by the running scheduler: no second set of jobs
+    finally:
+        rt.close()

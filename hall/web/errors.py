@@ -103,6 +103,14 @@ def register(app: Flask) -> None:
         return error_response(503, "database_unavailable", "The database is busy or unavailable "
                               "(nothing was changed); please try again in a moment.")
 
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def _pool_exhausted(err: sqlalchemy.exc.TimeoutError):
+        # Every pooled connection is busy (a burst waiting on one hall's row lock, say): nothing
+        # was done, so the kiosk or clerk may simply try again — a 503, not a 500.
+        log.error("no database connection free on %s %s: %s", request.method, request.path, err)
+        return error_response(503, "database_unavailable", "The database is busy or unavailable "
+                              "(nothing was changed); please try again in a moment.")
+
     @app.errorhandler(OverflowError)
     def _overflow(err: OverflowError):
         # An id in the URL too large for the database's integers: there is no such thing.
