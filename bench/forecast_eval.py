@@ -1,11 +1,14 @@
-"""Mean absolute error of the ticket's expected wait over replayed days, next to naive and Erlang C baselines.
+"""MAE of the ticket's expected wait over replayed days, next to the previous estimator and baselines.
 
-    .venv/bin/python bench/forecast_eval.py [--seeds 1 2 3] [--limit N]
+    .venv/bin/python bench/forecast_eval.py [--seeds 1 2 3] [--limit N] [--set NAME=VALUE ...] [--avg-scale F]
 
 Each seed is one day of make_day.py (seed 1 is ../shared/workloads/xiangshan-weekday.csv),
 replayed by bench/replay.py. At every issue, inside the issue transaction, it records the
-``expected_wait_s`` printed on the ticket (hall/forecast.py) and, at the same instant:
+``expected_wait_s`` printed on the ticket (hall/forecast.py, told the ticket's class as
+hall/present.py does) and, at the same instant:
 
+* previous — the estimator of hall/forecast.py before issue #6, frozen in bench/forecast_previous.py
+  (the queue played forward one visitor at a time, busy windows' rests as an exponential race);
 * v1 — the first estimator of hall/forecast.py: ahead × mean of the queue's last 20 services
   (configured ``avg_service_s`` under 5) ÷ open windows serving it, each shared 1/k among the
   k queues with someone waiting;
@@ -15,10 +18,16 @@ replayed by bench/replay.py. At every issue, inside the issue transaction, it re
   μ = 1 / that mean service time, c = the open windows serving it; when ρ = λ/(cμ) ≥ 1 (or no
   arrival yet) it falls back to naive.
 
-* forecast_class — hall/forecast.py given the ticket's priority class (present.py does not
-  pass it yet: a priority ticket is not overtaken by later priority tickets).
+The truth is the real wait of the ticket: its first call − its issue. The target of issue #6 is
+forecast MAE ≤ 60 % of naive's.
 
-The truth is the real wait of the ticket: its first call − its issue.
+Checks of the estimator's parts, all on the same replays:
+* ``--set NAME=VALUE`` sets a constant of hall/forecast.py before replaying (e.g.
+  ``--set ARRIVALS_AHEAD=1`` for no lag factor, ``--set TRANSFER_PRIOR=inf`` for no transfers,
+  ``--set RECENT_SERVICES=20``, ``--set OUTCOMES=done,unresolved,transferred``);
+* ``--avg-scale F`` makes both estimators (current and previous) read every queue's configured
+  ``avg_service_s`` × F — a hall whose configuration is off (the replay itself is unchanged, and so
+  is naive, which uses the day's own mean once there is one).
 """
 from __future__ import annotations
 
@@ -32,7 +41,9 @@ import time
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from replay import DEFAULT_CSV, US, ReplayResult, replay_day  # noqa: E402
+from replay import DEFAULT_CSV, US, ReplayResult, replay_day  # noqa: E402  (puts the repository first)
+
+import forecast_previous  # noqa: E402
 
 from hall import forecast  # noqa: E402
 from hall.models import OPEN_WINDOW_STATES, Service, Window, WindowQueue  # noqa: E402
@@ -41,7 +52,7 @@ import sqlalchemy as sa  # noqa: E402
 
 MAKE_DAY = DEFAULT_CSV.parent / "make_day.py"
 WINDOW_S = 1800  # Erlang C: arrivals of the last 30 minutes
-NAMES = ("forecast", "forecast_class", "v1", "naive", "erlang_c")
+NAMES = ("forecast", "previous", "v1", "naive", "erlang_c")
 
 
 def erlang_c_wait(lam: float, service_s: float, c: int) -> float | None:
@@ -89,19 +100,20 @@ def baselines(replay: Any, session: Any, ticket: Any, view: dict[str, Any]) -> d
     erlang = erlang_c_wait(lam / WINDOW_S, mean_s, c)
     v1 = ahead * _v1_mean_s(session, hall, ticket.queue_id, ticket.business_day) \
         / forecast.servers(session, hall, ticket.queue_id)
-    # What the ticket would show if hall/present.py passed the ticket's class to the forecast.
-    by_class = forecast.expected_wait_s(session, hall, ticket.queue_id, ahead, ticket.business_day,
-                                        ticket.priority)
-    return {"v1": v1, "naive": naive, "erlang_c": naive if erlang is None else erlang,
-            "forecast_class": by_class}
+    previous = forecast_previous.expected_wait_s(session, hall, ticket.queue_id, ahead, ticket.business_day,
+                                                 ticket.priority, now=session.info.get(forecast._ACTION_AT))
+    return {"previous": previous, "v1": v1, "naive": naive,
+            "erlang_c": naive if erlang is None else erlang}
 
 
 def errors(result: ReplayResult) -> dict[str, dict[str, float]]:
-    """MAE and mean signed error (bias) of every predictor, overall and by priority class."""
+    """MAE and mean signed error (bias) of every predictor, overall, by priority class and by queue."""
     out: dict[str, dict[str, float]] = {}
     groups = {"all": result.issues,
               "ordinary": [i for i in result.issues if i.priority == "none"],
               "priority": [i for i in result.issues if i.priority != "none"]}
+    for prefix in sorted({i.queue for i in result.issues}):
+        groups[f"queue {prefix}"] = [i for i in result.issues if i.queue == prefix]
     for name in NAMES:
         row: dict[str, float] = {}
         for group, issues in groups.items():
@@ -109,6 +121,8 @@ def errors(result: ReplayResult) -> dict[str, dict[str, float]]:
                      for i in issues]
             row[f"mae_{group}"] = sum(abs(d) for d in diffs) / len(diffs) if diffs else math.nan
             row[f"bias_{group}"] = sum(diffs) / len(diffs) if diffs else math.nan
+            # A queue's share of the day's MAE (its absolute errors ÷ all tickets of the day).
+            row[f"part_{group}"] = sum(abs(d) for d in diffs) / len(result.issues)
         out[name] = row
     return out
 
@@ -139,21 +153,64 @@ def table(seed: int, result: ReplayResult, errs: dict[str, dict[str, float]]) ->
         e = errs[name]
         lines.append(f"  {name:<15}{e['mae_all']:>8.0f}{e['mae_all'] / naive:>9.0%}{e['bias_all']:>8.0f}"
                      f"{e['mae_ordinary']:>14.0f}{e['mae_priority']:>14.0f}")
+    queues = sorted(k[len("part_queue "):] for k in errs["naive"] if k.startswith("part_queue "))
+    parts = [(q, errs["forecast"][f"part_queue {q}"], errs["naive"][f"part_queue {q}"]) for q in queues]
+    lines.append("  MAE by queue, forecast / naive (s of the day's MAE): "
+                 + "  ".join(f"{q} {f:.0f}/{n:.0f}" for q, f, n in parts if max(f, n) >= 0.5))
     return "\n".join(lines)
 
 
+def _value(text: str) -> Any:
+    if "," in text:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def configure(settings: list[str], avg_scale: float | None) -> None:
+    """Apply ``--set`` and ``--avg-scale`` to the estimators (before any replay)."""
+    for item in settings:
+        name, _, text = item.partition("=")
+        if not hasattr(forecast, name) or not name.isupper():
+            raise SystemExit(f"--set {item}: hall/forecast.py has no constant {name}")
+        setattr(forecast, name, _value(text))
+        if name in ("RECENT_SERVICES", "OUTCOMES"):  # the statement is built once at import
+            forecast._RECENT = forecast._recent_statement(forecast.RECENT_SERVICES, forecast.OUTCOMES)
+    if avg_scale is not None:
+        current, previous = forecast._configured_s, forecast_previous._configured
+        forecast._configured_s = lambda hall, queue_id: current(hall, queue_id) * avg_scale
+        forecast_previous._configured = lambda hall, queue_id: previous(hall, queue_id) * avg_scale
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--limit", type=int, help="replay only the first N visitors of each day")
     parser.add_argument("--workdir", help="where CSVs and databases go (default: a new temp dir)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a constant of hall/forecast.py (repeatable)")
+    parser.add_argument("--avg-scale", type=float, help="estimators read avg_service_s × this")
     args = parser.parse_args()
+    configure(args.settings, args.avg_scale)
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="forecast-eval-"))
     workdir.mkdir(parents=True, exist_ok=True)
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    ratios: dict[str, list[float]] = {"forecast": [], "previous": []}
     for seed in args.seeds:
         result, errs = evaluate(seed, workdir, args.limit)
         print(table(seed, result, errs), flush=True)
+        for name in ratios:
+            ratios[name].append(errs[name]["mae_all"] / errs["naive"]["mae_all"])
+    if len(args.seeds) > 1:
+        print("mean of the days' MAE ÷ naive: " + ", ".join(
+            f"{name} {sum(r) / len(r):.1%} (worst {max(r):.0%})" for name, r in ratios.items()))
     print(f"total: wall {time.perf_counter() - wall0:.0f} s, CPU {time.process_time() - cpu0:.0f} s")
 
 

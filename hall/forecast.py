@@ -1,39 +1,93 @@
 """Expected wait for a ticket: when the windows serving its queue will have called everyone ahead of it."""
-# The method and its figures: docs/forecast.md. In short, the queue is played forward cheaply:
-# * each open window that would call the queue now (order mode: none of the queues it serves
-#   first has anyone waiting; weighted mode: at its weight's share) is free at 0 if idle, else
-#   after the rest of its current service (mean − time spent, at least RESIDUAL_SHARE × mean),
-#   the busy windows' rests spread as a race (the first of k frees after 1 / Σ 1/rest);
-# * the people ahead go one by one to whichever window is free first, each taking the queue's
-#   mean service (its last services today, the configured avg_service_s counting as PRIOR_WEIGHT);
-# * an ordinary visitor is overtaken by the priority tickets still to come while they wait (up
-#   to the boost): the queue's priority arrivals of the last HORIZON_S seconds as a rate.
+# The method, why each part is there and its figures: docs/forecast.md. In short:
+# * the open windows that would call the queue now (order mode: none of the queues it serves
+#   first has anyone waiting; weighted mode: at its weight's share; paused ones do not count)
+#   together call one visitor every `per` = 1 / Σ share/S seconds once they are all busy, S the
+#   queue's mean time at a window per called visitor (its last services today, no-shows included,
+#   the configured avg_service_s counting as PRIOR_WEIGHT of them);
+# * idle windows take the first visitors at once; the next call comes after 1 / Σ 1/rest over the
+#   windows (rest: what is left of a window's current service, at least RESIDUAL_SHARE × its mean;
+#   S for a window that has just called): the ends of many services form one stream of calls,
+#   they do not come one mean service after the other;
+# * people still to come who will go ahead of the ticket while it waits are added to those ahead:
+#   priority tickets issued within the boost (the queue's arrivals of the last HORIZON_S × its
+#   priority share today) and visitors transferred in from other queues, who keep their place
+#   (the queue's share of transfer-ins among its recent services, up to their usual lead);
+#   both are the last half hour's rates × ARRIVALS_AHEAD, as queues are long after a peak.
 # "Now" is the instant of the hall's last logged action: inside an action, that action.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import math
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.ext.compiler import compiles
 
 from hall.directory import HallRef
 from hall.models import (OPEN_WINDOW_STATES, Priority, Service, Ticket, TicketEvent, TicketStatus,
                          Window, WindowQueue, WindowState)
 
-RECENT_SERVICES = 20
+RECENT_SERVICES = 40   # a queue's last services today: its mean time per visitor, its transfer-ins
 PRIOR_WEIGHT = 10      # the configured avg_service_s counts as this many services in the mean
 RESIDUAL_SHARE = 0.3   # a service past its mean is expected to need this share of the mean again
-HORIZON_S = 1800       # priority arrivals counted over the last 30 minutes
-OUTCOMES = ("done", "unresolved", "transferred")
-ROUNDS = 4             # fixed-point rounds for the priority tickets still to come
+HORIZON_S = 1800       # arrivals counted over the last 30 minutes
+ARRIVALS_AHEAD = 0.75  # share of the last HORIZON_S's arrival rate expected while a long queue waits
+TRANSFER_PRIOR = 5     # recent services counted as not transferred in (a first transfer is not a trend)
+PAUSE_S = 900          # a pause (break) is expected to last this long; used when every window is paused
+# Every step at a window, from its first call to its end: the window's time per called visitor
+# (a no-show occupies it for the recall and the skip).
+OUTCOMES = ("done", "unresolved", "transferred", "no_show")
+ROUNDS = 4             # fixed-point rounds for the people still to come
 
-# Built once with bound parameters: the forecast runs on every issue (hot path).
-_RECENT = (sa.select(Service.last_called_at, Service.ended_at)  # a range of ix_services_queue_day
-           .where(Service.queue_id == sa.bindparam("queue"), Service.business_day == sa.bindparam("day"),
-                  Service.outcome.in_(sa.bindparam("outcomes", expanding=True)))
-           .order_by(Service.ended_at.desc()).limit(RECENT_SERVICES))
+
+class _Seconds(sa.sql.functions.FunctionElement):
+    """Seconds from ``start`` to ``end`` (two instants), computed by the database: the forecast
+    reads numbers, not a few hundred datetimes to parse per model."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(_Seconds)
+def _seconds(element: _Seconds, compiler: Any, **kw: Any) -> str:  # PostgreSQL: timestamptz − timestamptz
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(_Seconds, "sqlite")
+def _seconds_sqlite(element: _Seconds, compiler: Any, **kw: Any) -> str:  # UTC text without offset
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+_ZERO, _ONE = sa.literal_column("0"), sa.literal_column("1")  # constants in the SQL, not parameters
+
+
+def _how_many(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, _ONE), else_=_ZERO)), _ZERO)
+
+
+def _recent_statement(limit: int, outcomes: tuple[str, ...]) -> sa.Select:
+    """The queue's last ``limit`` steps at a window today ending in one of ``outcomes`` — a range
+    of ix_services_queue_day read from its end, each joined to its ticket by primary key — summed
+    up: how many, their total time from first call to end, how many came by a transfer (waiting
+    since after the ticket's issue) and their total lead (issue → transfer)."""
+    steps = (sa.select(_Seconds(Service.called_at, Service.ended_at).label("took"),
+                       _Seconds(Ticket.issued_at, Service.waiting_since).label("lead"))
+             .join(Ticket, Ticket.id == Service.ticket_id)
+             .where(Service.queue_id == sa.bindparam("queue"), Service.business_day == sa.bindparam("day"),
+                    Service.outcome.in_([sa.literal_column(f"'{o}'") for o in outcomes]))
+             .order_by(Service.ended_at.desc()).limit(limit).subquery())
+    moved = steps.c.lead > _ONE
+    return sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(steps.c.took), _ZERO), _how_many(moved),
+                     sa.func.coalesce(sa.func.sum(sa.case((moved, steps.c.lead), else_=_ZERO)), _ZERO))
+
+
+# Built once with bound parameters: the forecast runs on every issue and call (hot path).
+_RECENT = _recent_statement(RECENT_SERVICES, OUTCOMES)
 _OPEN_SERVING = (sa.select(Window.id, WindowQueue.queue_id)
                  .join(WindowQueue, WindowQueue.window_id == Window.id)
                  .where(Window.hall_id == sa.bindparam("hall"), Window.state.in_(OPEN_WINDOW_STATES),
@@ -41,30 +95,46 @@ _OPEN_SERVING = (sa.select(Window.id, WindowQueue.queue_id)
                                       .where(WindowQueue.queue_id == sa.bindparam("queue")))))
 _BUSY_QUEUES = (sa.select(Ticket.queue_id).where(Ticket.hall_id == sa.bindparam("hall"),
                                                  Ticket.status == TicketStatus.WAITING).distinct())
-_WINDOWS = (sa.select(Window.id, Window.state, Service.queue_id, Service.last_called_at)
+# The windows serving the queue: state, seconds in that state and, when busy, the step's queue and
+# seconds since its first call ("now" bound: NULL when nothing happened yet today).
+_NOW_PARAM = sa.bindparam("now", type_=Window.state_since.type)
+_WINDOWS = (sa.select(Window.id, Window.state, _Seconds(Window.state_since, _NOW_PARAM), Service.queue_id,
+                      _Seconds(Service.called_at, _NOW_PARAM))
             .outerjoin(Service, sa.and_(Service.ticket_id == Window.ticket_id, Service.ended_at.is_(None)))
             .where(Window.id.in_(sa.bindparam("ids", expanding=True))))
 _WAITING = (sa.select(Ticket.queue_id, sa.func.count())
             .where(Ticket.queue_id.in_(sa.bindparam("queues", expanding=True)),
                    Ticket.status == TicketStatus.WAITING).group_by(Ticket.queue_id))
 _NOW = sa.select(sa.func.max(TicketEvent.at)).where(TicketEvent.hall_id == sa.bindparam("hall"))
-# Priority tickets of the queue issued lately: those still to come go ahead of an ordinary visitor.
-# (origin_queue_id, business_day) leads the numbering's unique index: a range of today's tickets
-# of the queue, not of the whole hall.
-_PRIORITY_ARRIVALS = (sa.select(sa.func.count()).select_from(Ticket)
-                      .where(Ticket.origin_queue_id == sa.bindparam("queue"),
-                             Ticket.business_day == sa.bindparam("day"),
-                             Ticket.priority != Priority.NONE, Ticket.issued_at >= sa.bindparam("since")))
+# The queue's tickets today (all, priority ones) and those of the last HORIZON_S: one range of the
+# numbering's unique index (origin_queue_id, business_day, seq), as before for the priority ones.
+_ARRIVALS = (sa.select(sa.func.count(), _how_many(Ticket.priority != Priority.NONE),
+                       _how_many(Ticket.issued_at >= sa.bindparam("since")))
+             .where(Ticket.origin_queue_id == sa.bindparam("queue"),
+                    Ticket.business_day == sa.bindparam("day")))
+
+
+def _configured_s(hall: HallRef, queue_id: int) -> float:
+    """The configured ``avg_service_s`` of a queue: the first guess until the day's own services."""
+    return float(hall.queue_settings(queue_id).avg_service_s)
+
+
+def _recent(session: so.Session, queue_id: int, day: dt.date) -> tuple[int, float, int, float]:
+    """(steps, their total time, steps that came by a transfer, their total lead) — see _RECENT."""
+    steps, took, moved_in, lead = session.connection().execute(_RECENT, {"day": day, "queue": queue_id}).one()
+    return steps, float(took), moved_in, float(lead)
+
+
+def _mean(steps: int, took: float, configured: float) -> float:
+    return (PRIOR_WEIGHT * configured + took) / (PRIOR_WEIGHT + steps)
 
 
 def mean_service_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> float:
-    """Mean of the queue's last services today, the configured ``avg_service_s`` counting as
+    """Mean time a window spends per called visitor of the queue (first call to end, no-shows
+    included), over its last services today, the configured ``avg_service_s`` counting as
     ``PRIOR_WEIGHT`` of them (a few long services do not swing the estimate)."""
-    durations = session.connection().execute(_RECENT, {"day": day, "queue": queue_id,
-                                                       "outcomes": OUTCOMES}).all()
-    configured = float(hall.queue_settings(queue_id).avg_service_s)
-    total = sum((end - start).total_seconds() for start, end in durations)
-    return (PRIOR_WEIGHT * configured + total) / (PRIOR_WEIGHT + len(durations))
+    steps, took, _, _ = _recent(session, queue_id, day)
+    return _mean(steps, took, _configured_s(hall, queue_id))
 
 
 def servers(session: so.Session, hall: HallRef, queue_id: int) -> float:
@@ -84,75 +154,64 @@ def servers(session: so.Session, hall: HallRef, queue_id: int) -> float:
     return sum(1 / k for k in per_window.values()) or 1.0
 
 
-def _free_windows(session: so.Session, hall: HallRef, queue_id: int, service_s: float,
-                  now: dt.datetime | None) -> tuple[list[tuple[float, float]], dict[int, int]]:
-    """(free in s, seconds per visitor of this queue) of each window that would call the queue,
+def _rest(hall: HallRef, queue_id: int, service_s: float, current: int | None, spent: float | None) -> float:
+    """Expected rest of a window's current service (0 when it has none)."""
+    if current is None or spent is None:
+        return 0.0
+    mean = service_s if current == queue_id else _configured_s(hall, current)
+    return max(mean - float(spent), RESIDUAL_SHARE * mean)
+
+
+def _windows(session: so.Session, hall: HallRef, queue_id: int, service_s: float,
+             now: dt.datetime | None) -> tuple[list[tuple[float, float]], dict[int, int]]:
+    """(rest in s, seconds per visitor of this queue) of each window that will call the queue,
     and the people waiting in each queue those windows serve (this one included)."""
     prefix = hall.queue_prefixes[queue_id]
     serving = [w for w in hall.settings.windows if prefix in w.queues and w.number in hall.window_ids]
     conn = session.connection()
     ids = [hall.window_ids[w.number] for w in serving]
-    states = {wid: (state, queue, since) for wid, state, queue, since
-              in conn.execute(_WINDOWS, {"ids": ids}).all()} if ids else {}
+    rows = conn.execute(_WINDOWS, {"ids": ids, "now": now}).all() if ids else []
+    states = {row[0]: row[1:] for row in rows}
     others = sorted({hall.queue_ids[p] for w in serving for p in w.queues} | {queue_id})
     waiting = dict(conn.execute(_WAITING, {"queues": others}).all()) if others else {}
-    opened, free = [], []
+    free, later = [], []
     for w, wid in zip(serving, ids):
-        state, current, since = states.get(wid, (WindowState.CLOSED, None, None))
+        state, paused_for, current, spent = states.get(wid, (WindowState.CLOSED, None, None, None))
         if state not in OPEN_WINDOW_STATES:
             continue
-        opened.append(w)
         if state == WindowState.PAUSED:
+            # Counts only if no window would call the queue now: back after the rest of a break.
+            later.append((max(PAUSE_S - float(paused_for or 0), RESIDUAL_SHARE * PAUSE_S), service_s))
             continue
+        rest = _rest(hall, queue_id, service_s, current, spent)
         if w.mode == "weighted":
             busy = [p for p in w.queues if p == prefix or waiting.get(hall.queue_ids[p])]
-            share = w.weight(prefix) / sum(w.weight(p) for p in busy)
-        else:
-            before = w.queues[:w.queues.index(prefix)]
-            if any(waiting.get(hall.queue_ids[p]) for p in before):
-                continue
-            share = 1.0
-        rest = 0.0
-        if current is not None and since is not None and now is not None:
-            mean = service_s if current == queue_id else float(hall.queue_settings(current).avg_service_s)
-            rest = max(mean - (now - since).total_seconds(), RESIDUAL_SHARE * mean)
-        free.append((rest, service_s / share))
-    free = _race(free)
-    if not free:  # nobody would call it now: every window that serves it, as if free
-        count = len(opened) or len(serving) or 1
-        free = [(0.0, service_s)] * count
+            free.append((rest, service_s * sum(w.weight(p) for p in busy) / w.weight(prefix)))
+            continue
+        before = [hall.queue_ids[p] for p in w.queues[:w.queues.index(prefix)]]
+        if any(waiting.get(q) for q in before):
+            # Counts only if no window would call the queue now: after the queues it serves
+            # first have been called (their waiting × configured mean ÷ their windows).
+            drain = sum(waiting.get(q, 0) * _configured_s(hall, q) / _windows_of(hall, q) for q in before)
+            later.append((max(rest, 0.0) + drain, service_s))
+            continue
+        free.append((rest, service_s))
+    if not free:  # (and before any window opens: the configured ones, idle)
+        free = later or [(0.0, service_s)] * max(len(serving), 1)
     return free, waiting
 
 
-def _race(free: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Spread the busy windows' expected rests as a race: the first of k busy windows is free,
-    on average, after 1 / Σ 1/rest (memoryless rests), not after the smallest expected rest."""
-    idle = [w for w in free if w[0] <= 0]
-    busy = sorted(w for w in free if w[0] > 0)
-    out, at = list(idle), 0.0
-    for i, (rest, per) in enumerate(busy):
-        at += 1 / sum(1 / r for r, _ in busy[i:])
-        out.append((at, per))
-    return out
+def _windows_of(hall: HallRef, queue_id: int) -> int:
+    prefix = hall.queue_prefixes[queue_id]
+    return max(1, sum(1 for w in hall.settings.windows if prefix in w.queues))
 
 
-class _CallTimes:
-    """When the next waiting visitors are called, in order (each free window takes the next),
-    played forward once per model and extended on demand: a long queue's view, its tickets and
-    the fixed-point rounds all read the same list instead of replaying it each time."""
-
-    def __init__(self, free: list[tuple[float, float]]) -> None:
-        self._heap = list(free)
-        heapq.heapify(self._heap)
-        self.times: list[float] = []
-
-    def upto(self, count: int) -> list[float]:
-        heap, times = self._heap, self.times
-        while len(times) < count:
-            at, per = heap[0]
-            times.append(at)
-            heapq.heapreplace(heap, (at + per, per))
-        return times
+def _calls(free: list[tuple[float, float]]) -> tuple[int, float, float]:
+    """(idle windows, when the first visitor after those they take is called, seconds between
+    calls after that): the windows' service ends as one stream, at their summed rates."""
+    idle = sum(1 for rest, _ in free if rest <= 0)
+    first = 1 / sum(1 / (rest if rest > 0 else per) for rest, per in free)
+    return idle, first, 1 / sum(1 / per for _, per in free)
 
 
 _MEMO = "hall.forecast"
@@ -181,18 +240,29 @@ def _model(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> d
     key = (queue_id, day)
     if key not in memo:
         conn = session.connection()
-        service_s = mean_service_s(session, hall, queue_id, day)
+        steps, took, moved_in, leads = _recent(session, queue_id, day)
+        service_s = _mean(steps, took, _configured_s(hall, queue_id))
         now = session.info.get(_ACTION_AT) or conn.execute(_NOW, {"hall": hall.id}).scalar()
-        boost = max((s for _, s in hall.settings.policy.priority_boost_s), default=0)
-        rate = 0.0
-        if now is not None and boost:
+        policy = hall.settings.policy
+        boost = max((s for _, s in policy.priority_boost_s), default=0)
+        priority_rate = transfer_rate = lead = 0.0
+        if now is not None:
             since = now - dt.timedelta(seconds=HORIZON_S)
-            arrivals = conn.execute(_PRIORITY_ARRIVALS, {"day": day, "queue": queue_id,
-                                                         "since": since}).scalar() or 0
-            rate = arrivals / HORIZON_S
-        free, waiting = _free_windows(session, hall, queue_id, service_s, now)
-        memo[key] = {"free": free, "priority_rate": rate, "boost": boost,
-                     "waiting": waiting.get(queue_id, 0), "calls": _CallTimes(free)}
+            today, priority, lately = conn.execute(_ARRIVALS, {"day": day, "queue": queue_id,
+                                                               "since": since}).one()
+            arrivals = lately / HORIZON_S * ARRIVALS_AHEAD
+            if today and boost:
+                priority_rate = arrivals * priority / today
+            # Steps that reached the queue by a transfer (or a bundle's next step) keep their
+            # ticket's place: they go ahead of tickets issued after theirs.
+            share = moved_in / (steps + TRANSFER_PRIOR)
+            if moved_in and share < 1:
+                transfer_rate, lead = arrivals * share / (1 - share), leads / moved_in
+        free, waiting = _windows(session, hall, queue_id, service_s, now)
+        idle, first, per = _calls(free)
+        memo[key] = {"idle": idle, "first": first, "per": per, "boost": boost,
+                     "priority_rate": priority_rate, "transfer_rate": transfer_rate,
+                     "transfer_lead": lead, "waiting": waiting.get(queue_id, 0)}
     return memo[key]
 
 
@@ -203,8 +273,18 @@ def waiting(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> 
 
 def per_person_s(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> float:
     """Seconds of waiting each person ahead adds once every window is busy."""
-    free = _model(session, hall, queue_id, day)["free"]
-    return 1 / sum(1 / per for _, per in free)
+    return _model(session, hall, queue_id, day)["per"]
+
+
+def _call_at(model: dict, people: float) -> float:
+    """When the visitor with ``people`` ahead is called (fractional people interpolated)."""
+    idle, first, per = model["idle"], model["first"], model["per"]
+
+    def at(k: int) -> float:
+        return 0.0 if k < idle else first + (k - idle) * per
+
+    low = math.floor(people)
+    return at(low) + (at(low + 1) - at(low)) * (people - low)
 
 
 def expected_wait_s(session: so.Session, hall: HallRef, queue_id: int, ahead: int,
@@ -212,20 +292,18 @@ def expected_wait_s(session: so.Session, hall: HallRef, queue_id: int, ahead: in
     """Seconds until a ticket with ``ahead`` people before it in ``queue_id`` is called.
 
     ``priority``: the ticket's class when known; a priority ticket is not overtaken by later
-    priority tickets, so only an ordinary one (or a ticket taken now, None) counts them."""
+    priority tickets, nor by transferred visitors issued less than its boost before it, so only
+    an ordinary one (or a ticket taken now, None) counts them."""
     model = _model(session, hall, queue_id, day)
-    free, rate, boost = model["free"], model["priority_rate"], model["boost"]
+    boost, rate = model["boost"], model["priority_rate"]
+    moved, lead = model["transfer_rate"], model["transfer_lead"]
     if priority is not None and Priority(priority) is not Priority.NONE:
-        rate = 0.0
+        rate, lead = 0.0, lead - hall.settings.policy.boost(Priority(priority).value)
 
-    calls = model["calls"]
+    def overtaking(waited: float) -> float:
+        return rate * min(waited, boost) + moved * max(0.0, min(waited, lead))
 
-    def wait(people: float) -> float:
-        times = calls.upto(math.ceil(people) + 1)
-        low, high = times[math.floor(people)], times[math.ceil(people)]
-        return low + (high - low) * (people - math.floor(people))
-
-    waited = wait(ahead)
-    for _ in range(ROUNDS if rate else 0):
-        waited = wait(ahead + rate * min(waited, boost))
+    waited = _call_at(model, ahead)
+    for _ in range(ROUNDS if rate or moved else 0):
+        waited = _call_at(model, ahead + overtaking(waited))
     return round(waited)

@@ -33,8 +33,9 @@ def test_issued_ticket_carries_ahead_and_expected_wait(rt, hall):
                                       rt.clock.now())
     view = issued.view
     assert view["number"] == "A003" and view["ahead"] == 2
-    # A is served by windows 1 and 3 (configured, none open yet): 2 ahead × 300 s ÷ 2 windows.
-    assert view["expected_wait_s"] == 300
+    # A is served by windows 1 and 3 (configured, none open yet): each takes one of the 2 ahead,
+    # and this ticket is called when the first of those two 300 s services ends: 300 s ÷ 2.
+    assert view["expected_wait_s"] == 150
     assert view["status"] == "waiting" and view["window"] is None
     assert view["track_url"].startswith("http://hall.test/t/")
 
