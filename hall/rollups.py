@@ -12,7 +12,7 @@ import sqlalchemy.orm as so
 
 from hall import reports, stats
 from hall.directory import HallRef
-from hall.models import Base
+from hall.models import Base, Ticket
 
 
 class DayRollup(Base):
@@ -52,8 +52,16 @@ class DayRollupPart(Base):
     open_ms: so.Mapped[int] = so.mapped_column(sa.BigInteger)
 
 
+# How far back the closing of a day keeps the days without tickets before it (see write_rollup).
+GAP_DAYS = 31
+
+
 def write_rollup(session: so.Session, hall: HallRef, day: dt.date, now: dt.datetime) -> DayRollup:
-    """Compute and keep the day's figures and report sums; writing it again replaces them (idempotent)."""
+    """Compute and keep the day's figures and report sums; writing it again replaces them (idempotent).
+
+    The days since the last kept one that have no ticket (weekends, holidays; at most GAP_DAYS back)
+    are kept too, with their window time if any: no ticket is ever issued for a past day, so they
+    stay as they are, and a report of closed days then reads no ticket at all."""
     session.flush()
     figures = stats.day_stats(session, hall, day)
     row = session.get(DayRollup, (hall.id, day))
@@ -62,16 +70,40 @@ def write_rollup(session: so.Session, hall: HallRef, day: dt.date, now: dt.datet
         session.add(row)
     else:
         row.figures, row.written_at = figures, now
-    parts = reports.day_parts(session, hall, day, day, cap=now.timestamp())
-    parts.setdefault(("day", day.isoformat(), 0), reports.Sums())  # kept, even for a day without tickets
+    cap = now.timestamp()
+    parts = reports.day_parts(session, hall, day, day, cap=cap)
+    empty = _days_without_tickets_before(session, hall, day)
+    if empty:
+        parts.update(reports.day_parts(session, hall, empty[0], empty[-1], cap=cap, days=empty))
+    for kept in (day, *empty):  # a day row for each, even without tickets: the day is kept
+        parts.setdefault(("day", kept.isoformat(), 0), reports.Sums())
     target = hall.settings.policy.target_wait_s
     session.execute(sa.delete(DayRollupPart).where(DayRollupPart.hall_id == hall.id,
-                                                   DayRollupPart.business_day == day))
+                                                   DayRollupPart.business_day.in_([day, *empty])))
     session.execute(sa.insert(DayRollupPart), [
-        {"hall_id": hall.id, "dim": dim, "business_day": day, "ref": ref, "target_wait_s": target,
-         **dict(zip(reports.SUMS, sums.values()))}
-        for (dim, _, ref), sums in parts.items()])
+        {"hall_id": hall.id, "dim": dim, "business_day": dt.date.fromisoformat(kept), "ref": ref,
+         "target_wait_s": target, **dict(zip(reports.SUMS, sums.values()))}
+        for (dim, kept, ref), sums in parts.items()])
     return row
+
+
+def _days_without_tickets_before(session: so.Session, hall: HallRef, day: dt.date) -> list[dt.date]:
+    """The days after the last kept day before ``day`` (at most GAP_DAYS back) without a ticket."""
+    first = day - dt.timedelta(days=GAP_DAYS)
+    last_kept = session.scalar(sa.select(sa.func.max(DayRollupPart.business_day)).where(
+        DayRollupPart.hall_id == hall.id, DayRollupPart.dim == "day",
+        DayRollupPart.business_day >= first, DayRollupPart.business_day < day))
+    if isinstance(last_kept, str):  # SQLite's MAX() gives the stored text
+        last_kept = dt.date.fromisoformat(last_kept)
+    start = last_kept + dt.timedelta(days=1) if last_kept is not None else first
+    if start >= day:
+        return []
+    with_tickets = {reports._day(d) for d in session.scalars(
+        sa.select(sa.type_coerce(Ticket.business_day, sa.String)).where(
+            Ticket.hall_id == hall.id, Ticket.business_day >= start, Ticket.business_day < day)
+        .distinct())}
+    return [d for d in (start + dt.timedelta(days=i) for i in range((day - start).days))
+            if d not in with_tickets]
 
 
 def read_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,

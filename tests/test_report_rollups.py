@@ -99,3 +99,31 @@ def test_closing_again_replaces_the_parts(closed, hall):
         assert session.scalar(sa.select(sa.func.count()).select_from(rollups.DayRollupPart)) == before
         dims = set(session.scalars(sa.select(rollups.DayRollupPart.dim).distinct()))
     assert dims == {"day", "hour", "queue", "window", "clerk"}
+
+
+def test_days_without_tickets_are_kept_with_their_window_time(rt, hall, reads):
+    from factories import act, make_ticket, open_window
+    sat, sun = MON - dt.timedelta(days=2), MON - dt.timedelta(days=1)
+    rt.clock.set(at(sat, "09:00"))
+    open_window(rt, hall, 1, "clerk01")  # a Saturday clerk, no visitor
+    rt.clock.set(at(sat, "11:00"))
+    act(rt, hall, "sign_out", 1)
+    rt.clock.set(at(MON, "09:00"))
+    open_window(rt, hall, 1, "clerk01")
+    make_ticket(rt, hall, "A")
+    act(rt, hall, "call_next", 1)
+    rt.clock.set(at(MON, "09:20"))
+    act(rt, hall, "finish", 1)
+    rt.clock.set(at(TUE, "01:00"))
+    close(rt, hall, MON)
+    P = rollups.DayRollupPart
+    with rt.db.read() as session:
+        kept = set(session.scalars(sa.select(P.business_day).where(P.dim == "day")))
+        (saturday,) = session.execute(sa.select(P.ref, P.open_ms).where(
+            P.dim == "window", P.business_day == sat)).all()
+    assert {sat, sun, MON} <= kept and len(kept) == rollups.GAP_DAYS + 1
+    assert saturday == (hall.window_ids[1], 2 * 3600 * 1000)
+    reads.clear()
+    kept_report, raw = both(rt, hall, "window", sat, MON)
+    assert reads == [None] and kept_report == raw  # nothing read from the tickets but the raw one
+    assert kept_report["total"]["utilisation"] == round(1200 / (2 * 3600 + 15 * 3600), 4)
