@@ -30,12 +30,15 @@ Steps, per engine:
    (``hall.rollups.write_rollup``) — one transaction per hall-day; its cost per hall-day is printed.
 4. The reports, as ``hall/web/reports.py`` calls them (``reports.report(…, now=…)``) and through
    the API with a manager's token (``GET …/reports`` and ``…/reports.xlsx`` in the Flask test
-   client): one hall's month (by day, and every other grouping), a whole year by month, and the
-   whole city's month (the report of each of its halls); each from the rollups and from the raw
+   client): one hall's month (by day, and every other grouping), a whole year by month, the whole
+   city's month hall by hall (the report of each of its halls) and as the city report
+   (``reports.city_report``, GET /api/v1/city/reports: every hall's kept days in one statement) by
+   hall, day and month, and the city's year by month; each from the rollups and from the raw
    tickets (``use_rollups=False``), median and max of ``--runs`` runs; the two must be equal.
 
 The SQLite file goes to ``--dir`` (default a temporary directory), the PostgreSQL database is
-``--pg-database`` on ``--pg-url``; both are deleted at the end unless ``--keep``.
+``--pg-database`` on ``--pg-url``; both are deleted at the end unless ``--keep``; ``--reuse`` times the
+reports again on what a ``--keep`` run left, without loading.
 """
 from __future__ import annotations
 
@@ -655,6 +658,13 @@ def report_of(rt: runtime_mod.Runtime, hall: Any, start: dt.date, end: dt.date, 
         return reports.report(db, hall, start, end, by, now=now, use_rollups=use_rollups)
 
 
+def city_report_of(rt: runtime_mod.Runtime, halls: list[Any], start: dt.date, end: dt.date, by: str,
+                   now: dt.datetime, use_rollups: bool = True) -> dict[str, Any]:
+    """What hall/web/city.py does for GET /api/v1/city/reports: a read session, reports.city_report."""
+    with rt.db.read() as db:
+        return reports.city_report(db, halls, start, end, by, now=now, use_rollups=use_rollups)
+
+
 def measure(rt: runtime_mod.Runtime, days: list[dt.date], now: dt.datetime, runs: int,
             app_client: Any = None, manager: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Every timing of the report; each with the rollups and raw, checked equal."""
@@ -694,8 +704,13 @@ def measure(rt: runtime_mod.Runtime, days: list[dt.date], now: dt.datetime, runs
     year_from = max(days[0], days[-1] - dt.timedelta(days=reports.MAX_DAYS - 1))
     both(f"{hall.code} whole period by month", lambda m: report_of(rt, hall, year_from, days[-1], "month", now, m),
          max(1, runs // 2))
-    both(f"city: {len(halls)} halls' {start:%Y-%m} by day",
+    both(f"city: {len(halls)} halls' {start:%Y-%m}, hall by hall",
          lambda m: [report_of(rt, h, start, end, "day", now, m) for h in halls], max(1, runs // 2))
+    for by in reports.CITY_GROUPINGS:
+        both(f"city report: {len(halls)} halls' {start:%Y-%m} by {by}",
+             lambda m, by=by: city_report_of(rt, halls, start, end, by, now, m))
+    both(f"city report: {len(halls)} halls' whole period by month",
+         lambda m: city_report_of(rt, halls, year_from, days[-1], "month", now, m), max(1, runs // 2))
     data = report_of(rt, hall, start, end, "day", now)
     first, med, worst, _ = timed(lambda: report_export.report_xlsx(data), runs)
     results.append({"what": "XLSX of the month's report (export only)", "rollups": (first, med, worst)})
@@ -707,6 +722,12 @@ def measure(rt: runtime_mod.Runtime, days: list[dt.date], now: dt.datetime, runs
             assert r.status_code == 200, r.get_data(as_text=True)
             results.append({"what": f"GET …/reports{ext} (API, month by day)", "rollups": (first, med, worst)})
             print(f"  GET {url}: first {first:.1f} median {med:.1f} max {worst:.1f} ms")
+        url = f"/api/v1/city/reports?from={start}&to={end}&by=hall"
+        first, med, worst, r = timed(lambda: app_client.get(url, headers=manager), runs)
+        assert r.status_code == 200 and len(r.get_json()["rows"]) == len(halls), r.get_data(as_text=True)
+        results.append({"what": "GET /api/v1/city/reports (API, the city's month by hall)",
+                        "rollups": (first, med, worst)})
+        print(f"  GET {url}: first {first:.1f} median {med:.1f} max {worst:.1f} ms")
     return results
 
 
@@ -759,12 +780,37 @@ def build(engine: str, url: str, halls: int, n_days: int, tickets: float, seed: 
     return rt, days, now, summary
 
 
+def reopen(engine: str, url: str, halls: int, n_days: int, workdir: pathlib.Path
+           ) -> tuple[runtime_mod.Runtime, list[dt.date], dt.datetime, dict[str, Any]]:
+    """The database a run with ``--keep`` left, with the same ``--halls`` and ``--days``: the reports
+    timed again without loading (after a change to the reports, say)."""
+    settings = city_settings(halls, url, workdir)
+    model = next(iter(settings.halls))
+    days = opening_days(model, n_days)
+    now = dt.datetime.combine(days[-1], dt.time(23, 0), ZoneInfo(model.timezone))
+    rt = runtime_mod.start(settings, clock=ManualClock(now))
+    import sqlalchemy as sa
+    from hall.models import Ticket
+    with rt.db.read() as session:
+        tickets = session.scalar(sa.select(sa.func.count()).select_from(Ticket))
+    print(f"  reusing the kept database: {tickets:,} tickets", flush=True)
+    return rt, days, now, {"engine": engine, "reused": True, "load": {"tickets": tickets},
+                           "size": database_size(rt, engine, url)}
+
+
 def run_engine(engine: str, args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
     print(f"== {engine}: {args.halls} halls × {args.days} opening days × ~{args.tickets:g} tickets", flush=True)
-    url = f"sqlite:///{workdir / 'city.db'}" if engine == "sqlite" else _pg_database(args.pg_url, args.pg_database)
     rt = None
+    if args.reuse:
+        url = (f"sqlite:///{workdir / 'city.db'}" if engine == "sqlite"
+               else sa_url(args.pg_url, args.pg_database))
+    else:
+        url = f"sqlite:///{workdir / 'city.db'}" if engine == "sqlite" else _pg_database(args.pg_url, args.pg_database)
     try:
-        rt, days, now, summary = build(engine, url, args.halls, args.days, args.tickets, args.seed, workdir)
+        if args.reuse:
+            rt, days, now, summary = reopen(engine, url, args.halls, args.days, workdir)
+        else:
+            rt, days, now, summary = build(engine, url, args.halls, args.days, args.tickets, args.seed, workdir)
         client, manager = api_client(rt.settings, url, rt.clock) if args.api else (None, None)
         summary["load_average"] = os.getloadavg()
         summary["reports"] = measure(rt, days, now, args.runs, client, manager)
@@ -774,7 +820,7 @@ def run_engine(engine: str, args: argparse.Namespace, workdir: pathlib.Path) -> 
     finally:
         if rt is not None:
             rt.close()
-        if not args.keep:
+        if not args.keep and not args.reuse:
             if engine == "sqlite":
                 for p in workdir.glob("city.db*"):
                     p.unlink()
@@ -806,6 +852,11 @@ def database_size(rt: runtime_mod.Runtime, engine: str, url: str) -> int:
     import sqlalchemy as sa
     with rt.db.engine.connect() as conn:
         return conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
+
+
+def sa_url(url: str, name: str) -> str:
+    import sqlalchemy as sa
+    return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def _pg_database(url: str, name: str) -> str:
@@ -840,6 +891,10 @@ def print_summary(summaries: list[dict[str, Any]]) -> None:
         print(f"| {row['what']} | " + " | ".join(cells) + " |")
     for s in summaries:
         load = s["load"]
+        if s.get("reused"):
+            print(f"{s['engine']}: the kept database, {load['tickets']:,} tickets, {s['size'] / 2**30:.2f} GiB; "
+                  f"all equal: {all(r.get('equal', True) for r in s['reports'])}")
+            continue
         print(f"{s['engine']}: {load['tickets']:,} tickets, {load['services']:,} services, {load['ratings']:,} "
               f"ratings, {load['window_events']:,} window events; loaded in {s['load_s']:.0f} s; "
               f"{s['size'] / 2**30:.2f} GiB, {s['size_after'] / 2**30:.2f} GiB with the rollups; end of day "
@@ -861,6 +916,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--pg-database", default="hall_city_year")
     parser.add_argument("--no-api", dest="api", action="store_false", help="skip the API timings")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the reports on the databases an earlier --keep run left (same --halls, "
+                             "--days and --dir), without loading")
     args = parser.parse_args(argv)
     workdir = args.dir or pathlib.Path(tempfile.mkdtemp(prefix="bench-city-year-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,9 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-KEY_TITLES = {"day": "日期", "month": "月份", "hour": "时段", "queue": "队列", "department": "部门",
+KEY_TITLES = {"hall": "大厅编码", "day": "日期", "month": "月份", "hour": "时段", "queue": "队列", "department": "部门",
               "window": "窗口", "clerk": "工号"}
-NAME_TITLES = {"queue": "队列名称", "department": "部门名称", "window": "窗口名称", "clerk": "姓名"}
+NAME_TITLES = {"hall": "大厅名称", "queue": "队列名称", "department": "部门名称", "window": "窗口名称", "clerk": "姓名"}
 FIGURES = (("issued", "取号数"), ("served", "办结数"), ("no_show", "过号数"), ("no_show_rate", "过号率"),
            ("services", "服务人次"), ("avg_wait_s", "平均等候(秒)"), ("max_wait_s", "最长等候(秒)"),
            ("avg_service_s", "平均办理(秒)"), ("service_level", "服务达标率"),

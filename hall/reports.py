@@ -280,38 +280,60 @@ def _ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
+def period_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
+                 dims: tuple[str, ...], now: dt.datetime | None = None, use_rollups: bool = True,
+                 kept: dict[PartKey, Sums] | None = None) -> dict[PartKey, Sums]:
+    """The sums of ``hall``'s business days ``date_from``..``date_to`` for ``dims`` ("day" first).
+
+    Days closed by the end-of-day job are added up from their kept sums (hall.rollups, unless
+    ``use_rollups`` is false, or the service-level target changed since; ``kept`` when the caller
+    read them already, for many halls at once); the other days up to today (today, days not closed
+    yet) are read from their tickets, in one pass. Both give the same figures."""
+    cap = now.timestamp() if now else INF
+    if not use_rollups:
+        return day_parts(session, hall, date_from, date_to, dims, cap)
+    from hall import rollups
+    target = hall.settings.policy.target_wait_s
+    today = calendar.business_day(now, hall.timezone) if now is not None else None
+    last = min(date_to, today) if today else date_to  # no later day has tickets yet
+    kept_until = min(last, today - dt.timedelta(days=1)) if today else last  # today is open
+    parts: dict[PartKey, Sums] = {}
+    if kept_until >= date_from:
+        if kept is None:
+            parts = rollups.read_parts(session, hall, date_from, kept_until, dims, target)
+        else:
+            until = kept_until.isoformat()
+            parts = {key: sums for key, sums in kept.items() if key[1] <= until}
+    kept_days = {_day(day) for d, day, _ in parts if d == "day"}
+    span = [date_from + dt.timedelta(days=i) for i in range((last - date_from).days + 1)]
+    missing = [d for d in span if d not in kept_days]
+    if missing and len(missing) == len(span):
+        parts.update(day_parts(session, hall, date_from, last, dims, cap))
+    elif missing:
+        parts.update(day_parts(session, hall, missing[0], missing[-1], dims, cap, days=missing))
+    return parts
+
+
+def _totals(total: _Group, days_with_tickets: int, utilisation: bool) -> dict[str, Any]:
+    totals = total.row(utilisation=utilisation)
+    totals["key"], totals["name"] = "total", "合计"
+    totals["days_with_tickets"] = days_with_tickets
+    totals["daily_avg_issued"] = (round(total.sums.issued / days_with_tickets, 1)
+                                  if days_with_tickets else None)
+    return totals
+
+
 def report(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
            by: str = "day", now: dt.datetime | None = None, use_rollups: bool = True) -> dict[str, Any]:
     """The figures of business days ``date_from``..``date_to`` grouped ``by`` (docs/kpi.md), with a
-    totals row; ``now`` ends the open time of windows still open (else each day's end).
-
-    Days closed by the end-of-day job are added up from their kept sums (hall.rollups, unless
-    ``use_rollups`` is false, or the service-level target changed since); the other days up to
-    today (today, days not closed yet) are read from their tickets, in one pass. Both give the
-    same figures."""
+    totals row; ``now`` ends the open time of windows still open (else each day's end). Closed days
+    come from their kept sums, the others from their tickets (``period_parts``)."""
     if by not in GROUPINGS:
         raise ValueError(by)
     dim = DIM_OF[by]
     dims = ("day",) if dim == "day" else ("day", dim)
     target = hall.settings.policy.target_wait_s
-    cap = now.timestamp() if now else INF
-    parts: dict[PartKey, Sums] = {}
-    if not use_rollups:
-        parts = day_parts(session, hall, date_from, date_to, dims, cap)
-    else:
-        from hall import rollups
-        today = calendar.business_day(now, hall.timezone) if now is not None else None
-        last = min(date_to, today) if today else date_to  # no later day has tickets yet
-        kept_until = min(last, today - dt.timedelta(days=1)) if today else last  # today is open
-        if kept_until >= date_from:
-            parts = rollups.read_parts(session, hall, date_from, kept_until, dims, target)
-        kept = {_day(day) for d, day, _ in parts if d == "day"}
-        span = [date_from + dt.timedelta(days=i) for i in range((last - date_from).days + 1)]
-        missing = [d for d in span if d not in kept]
-        if missing and len(missing) == len(span):
-            parts.update(day_parts(session, hall, date_from, last, dims, cap))
-        elif missing:
-            parts.update(day_parts(session, hall, missing[0], missing[-1], dims, cap, days=missing))
+    parts = period_parts(session, hall, date_from, date_to, dims, now, use_rollups)
 
     key_of = _key_of(session, hall, by)
     name_of = _namer(session, hall, by)
@@ -341,14 +363,63 @@ def report(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.d
         group.sums.add(sums)
     ordered = sorted(groups.values(), key=lambda g: (g.key is None, f"{g.key:>6}"
                                                      if by == "window" else str(g.key)))
-    totals = total.row(utilisation=by == "window")
-    totals["key"], totals["name"] = "total", "合计"
-    totals["days_with_tickets"] = days_with_tickets
-    totals["daily_avg_issued"] = (round(total.sums.issued / days_with_tickets, 1)
-                                  if days_with_tickets else None)
     return {"hall": hall.code, "from": date_from.isoformat(), "to": date_to.isoformat(), "by": by,
             "target_wait_s": target,
-            "rows": [g.row(utilisation=by == "window") for g in ordered], "total": totals}
+            "rows": [g.row(utilisation=by == "window") for g in ordered],
+            "total": _totals(total, days_with_tickets, by == "window")}
+
+
+CITY_GROUPINGS = ("hall", "day", "month")
+
+
+def city_report(session: so.Session, halls: Iterable[HallRef], date_from: dt.date, date_to: dt.date,
+                by: str = "hall", now: dt.datetime | None = None, use_rollups: bool = True,
+                scope: str = "city") -> dict[str, Any]:
+    """The figures of many halls' business days ``date_from``..``date_to`` together, a row per hall
+    (``by`` "hall") or per day or month of all of them, with a totals row; the same sums as each
+    hall's own report (``report``), the kept ones of every hall read in one statement.
+
+    Each hall counts the service level with its own target wait; 日均接待 divides by the days on
+    which any of the halls issued a ticket. Halls without a ticket in the period still have a row
+    when ``by`` is "hall" (a hall that did nothing is news to a director)."""
+    if by not in CITY_GROUPINGS:
+        raise ValueError(by)
+    halls = sorted(halls, key=lambda h: h.code)
+    kept: dict[int, dict[PartKey, Sums]] = {}
+    if use_rollups and halls:
+        from hall import rollups
+        kept = rollups.read_parts_of_halls(session, halls, date_from, date_to, ("day",))
+    groups: dict[Any, _Group] = {}
+    total = _Group(None, None, tickets=True)
+    days_with_tickets: set[str] = set()
+    for hall in halls:
+        parts = period_parts(session, hall, date_from, date_to, ("day",), now, use_rollups,
+                             kept.get(hall.id) if use_rollups else None)
+        if by == "hall":
+            group = groups[hall.code] = _Group(hall.code, hall.settings.name, True)
+        for (_, day, _), sums in parts.items():
+            total.sums.add(sums)
+            if sums.issued:
+                days_with_tickets.add(day)
+            if by != "hall":
+                if not sums.has_content():
+                    continue
+                key = day if by == "day" else day[:7]
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _Group(key, None, True)
+            group.sums.add(sums)
+    by_code = {h.code: h for h in halls}
+    rows = []
+    for group in sorted(groups.values(), key=lambda g: g.key):
+        row = group.row(utilisation=False)
+        if by == "hall":
+            settings = by_code[group.key].settings
+            row["level"], row["parent"] = settings.level, settings.parent
+        rows.append(row)
+    return {"hall": scope, "halls": [h.code for h in halls], "from": date_from.isoformat(),
+            "to": date_to.isoformat(), "by": by, "rows": rows,
+            "total": _totals(total, len(days_with_tickets), False)}
 
 
 def window_segments(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,

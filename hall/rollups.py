@@ -110,13 +110,30 @@ def read_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: 
                dims: Iterable[str], target_wait_s: int) -> dict[reports.PartKey, reports.Sums]:
     """The kept report sums of ``hall``'s days ``date_from``..``date_to`` for ``dims`` that were
     counted with ``target_wait_s``, by (dimension, day, ref)."""
+    return read_parts_of_halls(session, [hall], date_from, date_to, dims,
+                               {hall.id: target_wait_s}).get(hall.id, {})
+
+
+def read_parts_of_halls(session: so.Session, halls: Iterable[HallRef], date_from: dt.date,
+                        date_to: dt.date, dims: Iterable[str], targets: dict[int, int] | None = None
+                        ) -> dict[int, dict[reports.PartKey, reports.Sums]]:
+    """``read_parts`` of many halls in one statement, by hall id; each hall's parts counted with its
+    own target wait (``targets`` by hall id, else the hall's configured one)."""
+    halls = list(halls)
+    if targets is None:
+        targets = {h.id: h.settings.policy.target_wait_s for h in halls}
     P = DayRollupPart
+    hall_filter = P.hall_id == halls[0].id if len(halls) == 1 else P.hall_id.in_([h.id for h in halls])
     rows = session.connection().execute(
-        sa.select(P.dim, sa.type_coerce(P.business_day, sa.String), P.ref,
+        sa.select(P.hall_id, P.target_wait_s, P.dim, sa.type_coerce(P.business_day, sa.String), P.ref,
                   *(getattr(P, name) for name in reports.SUMS))
-        .where(P.hall_id == hall.id, P.dim.in_(list(dims)), P.business_day >= date_from,
-               P.business_day <= date_to, P.target_wait_s == target_wait_s))
-    return {(dim, str(day)[:10], ref): reports.Sums(values) for dim, day, ref, *values in rows}
+        .where(hall_filter, P.dim.in_(list(dims)), P.business_day >= date_from,
+               P.business_day <= date_to))
+    out: dict[int, dict[reports.PartKey, reports.Sums]] = {h.id: {} for h in halls}
+    for hall_id, target, dim, day, ref, *values in rows:
+        if targets.get(hall_id) == target:
+            out[hall_id][(dim, str(day)[:10], ref)] = reports.Sums(values)
+    return out
 
 
 def get_rollup(session: so.Session, hall: HallRef, day: dt.date) -> dict[str, Any] | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from hall import city, scope
+from hall import city, report_export, reports, scope
 from hall.models import Role
 from hall.tokens import Principal
 from hall.web.auth import principal, runtime, session_principal
 from hall.web.errors import ApiError
 from hall.web.pages import strings
+from hall.web.reports import XLSX, file_name, file_response, period
 
 bp = Blueprint("city", __name__)
 CITY_ROLES = frozenset({Role.CITY, Role.ADMIN})
@@ -45,6 +46,59 @@ def get_city():
         halls = [hall]
     with rt.db.read() as db:
         return jsonify(city.city_view(db, halls, rt.clock.now()))
+
+
+def _city_caller() -> Principal:
+    who = principal()
+    if who is None:
+        raise ApiError(401, "unauthorized", "This call needs a token: 'Authorization: Bearer <token>'.")
+    if not sees_city(who):
+        raise ApiError(403, "forbidden", f"A {who.role.value} token may not see the city's halls; it "
+                       "needs a city or admin token, or a manager of a city-level hall.")
+    return who
+
+
+def _city_report() -> dict:
+    """The report of every hall the caller may read, or of ``?under=CODE`` and the halls below it."""
+    rt = runtime()
+    who = _city_caller()
+    halls = scope.visible(who, rt.halls)
+    under = request.args.get("under")
+    name = "city" if who.hall_id is None else next(h.code for h in halls if h.id == who.hall_id)
+    if under:
+        top = rt.hall(under)
+        if not who.in_hall(top):
+            raise ApiError(403, "forbidden", f"Hall {under} is not among the halls this token may read.",
+                           "under")
+        halls, name = scope.below(rt.halls, top.code), top.code
+    if not halls:
+        raise ApiError(404, "not_found", "This token may read no hall.")
+    start, end = period(halls[0].timezone)
+    by = request.args.get("by", "hall")
+    if by not in reports.CITY_GROUPINGS:
+        raise ApiError(422, "invalid_field", f"'by' must be one of {', '.join(reports.CITY_GROUPINGS)}, "
+                       f"not {by!r}.", "by")
+    with rt.db.read() as db:
+        return reports.city_report(db, halls, start, end, by, now=rt.clock.now(), scope=name)
+
+
+@bp.get("/api/v1/city/reports")
+def get_city_report():
+    """The period report of many halls together (a row per hall, day or month); see docs/kpi.md."""
+    return jsonify(_city_report())
+
+
+@bp.get("/api/v1/city/reports.xlsx")
+def city_report_xlsx():
+    data = _city_report()
+    return file_response(report_export.report_xlsx(data), XLSX, file_name("report", data, "xlsx"))
+
+
+@bp.get("/api/v1/city/reports.csv")
+def city_report_csv():
+    data = _city_report()
+    return file_response(report_export.to_csv(*report_export.report_table(data)), "text/csv",
+                         file_name("report", data, "csv"))
 
 
 def page_strings() -> dict[str, str]:

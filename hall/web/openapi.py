@@ -289,7 +289,7 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: 
 
 
 # Period reports and attendance (hall/web/reports.py).
-_MODELS += [schemas.ReportOut, schemas.AttendanceOut]
+_MODELS += [schemas.ReportOut, schemas.AttendanceOut, schemas.CityReportOut]
 _build_spec_before_reports = build_spec
 
 
@@ -316,6 +316,19 @@ def build_spec(hall_codes: list[str] | None = None) -> dict[str, Any]:  # noqa: 
     spec["paths"][f"{base}/reports.xlsx"] = {"get": xlsx}
     spec["paths"][f"{base}/reports.csv"] = {"get": _csv_op(
         "The same report as CSV (UTF-8 with BOM, Chinese headers).", params, errors)}
+    city_params = [*span, _query("by", "Grouping (default hall)", enum=["hall", "day", "month"]),
+                   _query("under", "Only this hall and the halls below it (it must be visible)")]
+    spec["paths"]["/api/v1/city/reports"] = {"get": _op(
+        "Period report of many halls together (city, admin; a city-level hall's manager): the "
+        "same figures as a hall's report for every hall the token reads (or ?under=), a row per "
+        "hall, day or month, and the total.", ("200", "CityReportOut"), params=city_params,
+        errors=errors)}
+    city_xlsx = _op("The city report as an Excel workbook with Chinese headers.", ("200", "CityReportOut"),
+                    params=city_params, errors=errors)
+    city_xlsx["responses"]["200"] = xlsx["responses"]["200"]
+    spec["paths"]["/api/v1/city/reports.xlsx"] = {"get": city_xlsx}
+    spec["paths"]["/api/v1/city/reports.csv"] = {"get": _csv_op(
+        "The city report as CSV (UTF-8 with BOM, Chinese headers).", city_params, errors)}
     spec["paths"][f"{base}/attendance"] = {"get": _op(
         "Clerk attendance (考勤; manager, admin): per clerk and day the first sign-in, last "
         "sign-out, open time and pause time by reason.", ("200", "AttendanceOut"),

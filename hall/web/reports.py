@@ -38,9 +38,9 @@ def _bad(name: str, raw: str) -> dt.date:
     raise ApiError(422, "invalid_field", f"'{name}' must be a date like 2026-11-30, not {raw!r}.", name)
 
 
-def _period(hall: Any) -> tuple[dt.date, dt.date]:
+def period(timezone: str) -> tuple[dt.date, dt.date]:
     """from/to (business days, both included); default: this month up to today; at most 366 days."""
-    today = calendar.business_day(runtime().clock.now(), hall.timezone)
+    today = calendar.business_day(runtime().clock.now(), timezone)
     end = _date("to", today)
     start = _date("from", end.replace(day=1))
     if start > end:
@@ -55,7 +55,7 @@ def _report(code: str) -> tuple[Any, dict[str, Any]]:
     rt = runtime()
     hall = rt.hall(code)
     require(hall, STAFF_ROLES)
-    start, end = _period(hall)
+    start, end = period(hall.timezone)
     by = request.args.get("by", "day")
     if by not in reports.GROUPINGS:
         raise ApiError(422, "invalid_field", f"'by' must be one of {', '.join(reports.GROUPINGS)}, "
@@ -68,17 +68,17 @@ def _attendance(code: str) -> tuple[Any, dict[str, Any]]:
     rt = runtime()
     hall = rt.hall(code)
     require(hall, STAFF_ROLES)
-    start, end = _period(hall)
+    start, end = period(hall.timezone)
     with rt.db.read() as db:
         return hall, reports.attendance(db, hall, start, end, now=rt.clock.now())
 
 
-def _file(content: bytes, mimetype: str, name: str) -> Response:
+def file_response(content: bytes, mimetype: str, name: str) -> Response:
     return Response(content, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _name(kind: str, data: dict[str, Any], ext: str) -> str:
+def file_name(kind: str, data: dict[str, Any], ext: str) -> str:
     by = f"-{data['by']}" if "by" in data else ""
     return f"{kind}-{data['hall']}-{data['from']}-{data['to']}{by}.{ext}"
 
@@ -91,14 +91,14 @@ def get_report(code: str):
 @bp.get(f"{API}/reports.xlsx")
 def report_xlsx(code: str):
     _, data = _report(code)
-    return _file(report_export.report_xlsx(data), XLSX, _name("report", data, "xlsx"))
+    return file_response(report_export.report_xlsx(data), XLSX, file_name("report", data, "xlsx"))
 
 
 @bp.get(f"{API}/reports.csv")
 def report_csv(code: str):
     _, data = _report(code)
-    return _file(report_export.to_csv(*report_export.report_table(data)), "text/csv",
-                 _name("report", data, "csv"))
+    return file_response(report_export.to_csv(*report_export.report_table(data)), "text/csv",
+                 file_name("report", data, "csv"))
 
 
 @bp.get(f"{API}/attendance")
@@ -109,8 +109,8 @@ def get_attendance(code: str):
 @bp.get(f"{API}/attendance.csv")
 def attendance_csv(code: str):
     _, data = _attendance(code)
-    return _file(report_export.to_csv(*report_export.attendance_table(data)), "text/csv",
-                 _name("attendance", data, "csv"))
+    return file_response(report_export.to_csv(*report_export.attendance_table(data)), "text/csv",
+                 file_name("attendance", data, "csv"))
 
 
 def page_strings() -> dict[str, str]:

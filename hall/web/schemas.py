@@ -187,6 +187,6 @@ from hall.web.schemas_manage import (  # noqa: E402,F401
     RankingOut, RatingRecord, RatingExport, WindowQueuesBody, DashQueueOut, DashWindowOut,
     AlertOut, DashTodayOut, DashCurvesOut, DashboardOut, BookBody, CheckInBody,
     SlotOut, SlotList, AppointmentOut, CheckInOut, CityHallOut, CityTotalsOut,
-    CityOut, ReportRow, ReportTotal, ReportOut, AttendanceDay, AttendanceClerk,
+    CityOut, ReportRow, ReportTotal, ReportOut, CityReportRow, CityReportOut, AttendanceDay, AttendanceClerk,
     AttendanceOut,
 )

@@ -346,6 +346,24 @@ class ReportOut(BaseModel):
     total: ReportTotal
 
 
+class CityReportRow(ReportRow):
+    key: str | None = Field(description="The group: a hall code, a date or a month (2026-11).")
+    level: Literal["city", "district", "street", "community"] | None = Field(
+        None, description="by=hall: the hall's level.")
+    parent: str | None = Field(None, description="by=hall: the hall above it, if any.")
+
+
+class CityReportOut(BaseModel):
+    hall: str = Field(description="'city', or the hall whose tree is reported (the token's or ?under=).")
+    halls: list[str] = Field(description="The halls added up.")
+    from_: str = Field(alias="from")
+    to: str
+    by: Literal["hall", "day", "month"]
+    rows: list[CityReportRow]
+    total: ReportTotal = Field(description="All the halls; 日均接待 divides by the days on which any "
+                               "of them issued a ticket.")
+
+
 class AttendanceDay(BaseModel):
     date: str
     sign_in: str | None = Field(description="First sign-in of the day (local time).")
