@@ -133,3 +133,29 @@ def test_the_cap_over_http_is_409(tmp_path, migrated_template):
     r = client.post("/api/v1/halls/T1/tickets", json=body, headers=headers)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "id_cap_reached"
     rt.close()
+
+
+def test_the_limit_counts_in_memory_without_a_thread_per_hit(monkeypatch):
+    """limits' memory storage starts a timer thread every 10 ms under load; ours does not, and its
+    counters still end with their window and are dropped when nobody reads them again."""
+    import threading
+    from limits import parse, strategies
+    from hall.web.limits import QuietMemoryStorage
+
+    store = QuietMemoryStorage()  # limits starts one timer when the storage is made
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self), real_start(self)))
+    limiter, item = strategies.FixedWindowRateLimiter(store), parse("3/second")
+    clock = [1000.0]
+    monkeypatch.setattr("limits.storage.memory.time.time", lambda: clock[0])
+    assert [limiter.hit(item, "api.issue", "k1") for _ in range(4)] == [True, True, True, False]
+    assert started == []
+    clock[0] += 1.5  # the window is over: the counter starts again
+    assert limiter.hit(item, "api.issue", "k1")
+    limiter.hit(item, "api.issue", "k2")
+    clock[0] += 5
+    monkeypatch.setattr("hall.web.limits.time.monotonic", lambda: clock[0] + 10_000)  # sweep due
+    limiter.hit(item, "api.issue", "k3")
+    assert [key for key in store.storage if "k1" in key or "k2" in key] == []  # expired, dropped
+    assert started == []
