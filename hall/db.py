@@ -78,7 +78,7 @@ class Checkpointer:
     def __init__(self, path: str, interval: float = CHECKPOINT_INTERVAL_S) -> None:
         self.path, self.interval = path, interval
         self.stopped = False
-        self.runs = 0
+        self.runs = self.restarts = 0
         start, self._sleep = _native()
         start(self._run, ())
 
@@ -102,7 +102,8 @@ class Checkpointer:
                     if pages > RESTART_AFTER_PAGES:
                         # The frames are copied already: writers wait only for the last few and
                         # the fsync, and the next one starts the WAL over.
-                        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                        ((busy, _, _),) = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                        self.restarts += not busy
                     self.runs += 1
                 except sqlite3.Error as err:  # busy (another process checkpoints), or disk trouble
                     log.debug("WAL checkpoint skipped: %s", err)

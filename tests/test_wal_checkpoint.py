@@ -74,14 +74,19 @@ def test_a_long_write_load_does_not_grow_the_wal_without_bound(tmp_path, monkeyp
         with database.write() as session:
             session.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
         deadline = time.monotonic() + 3
+        commits = 0
         while time.monotonic() < deadline:  # steady small commits, as requests make them
             with database.write() as session:
                 session.execute(sa.text("INSERT INTO t (v) VALUES (:v)"), [{"v": "y" * 500}] * 20)
+            commits += 1
+            time.sleep(0.0005)  # requests leave gaps between their transactions
         wal_pages = (tmp_path / "hall.db-wal").stat().st_size / 4096
-        # Without the restart the WAL kept every page of the 3 s (thousands); with it, the file
-        # only reaches the high-water mark between two restarts.
-        assert checkpointer.runs > 10
-        assert wal_pages < 10 * 200, wal_pages
+        written = commits * 20 * 500 / 4096  # pages of rows alone, without the index and headers
+        # Without the restart the WAL keeps every page of the 3 s (thousands); with it, the file
+        # only reaches the high-water mark between two restarts (200 pages here, then what was
+        # written while a restart waited its turn: more on a busy machine).
+        assert checkpointer.runs > 10 and checkpointer.restarts >= 1
+        assert wal_pages < written / 2, (wal_pages, written, checkpointer.restarts)
     finally:
         checkpointer.stop()
         database.dispose()
