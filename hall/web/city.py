@@ -1,4 +1,5 @@
-"""The city view (市级监管): GET /api/v1/city for city and admin tokens, and its live page /city."""
+"""The city view (市级监管): GET /api/v1/city for city and admin tokens, its live page /city, and the
+period report of many halls (GET /api/v1/city/reports) with its page /city/reports."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, session, url_for
@@ -11,6 +12,7 @@ from hall.web.auth import principal, runtime, session_principal
 from hall.web.errors import ApiError
 from hall.web.pages import strings
 from hall.web.reports import XLSX, file_name, file_response, period
+from hall.web.reports import page_strings as report_strings
 
 bp = Blueprint("city", __name__)
 CITY_ROLES = frozenset({Role.CITY, Role.ADMIN})
@@ -108,16 +110,40 @@ def page_strings() -> dict[str, str]:
             "details": _("详情")}
 
 
+def _page_session() -> bool:
+    """Whether the page runs on the login session (else on a city token from ?token=); 403 for a
+    session that may not see the city."""
+    rt = runtime()
+    if not isinstance(session.get("staff"), dict):
+        return False
+    who = session_principal(rt)
+    if who is None:
+        return False
+    if not sees_city(who):
+        abort(403)
+    return True
+
+
 @bp.get("/city")
 def city_page():
     """The page; its data comes from GET /api/v1/city and /live, with a city token or session."""
-    rt = runtime()
-    has_session = isinstance(session.get("staff"), dict)
-    if has_session:
-        who = session_principal(rt)
-        if who is None:
-            has_session = False
-        elif not sees_city(who):
-            abort(403)
-    return render_template("city.html", strings=page_strings(), session_mode=has_session,
+    return render_template("city.html", strings=page_strings(), session_mode=_page_session(),
                            login_url=url_for("pages.login", next=request.path))
+
+
+@bp.get("/city/reports")
+def city_reports_page():
+    """The hall's reports page (reports.html, reports.js) over GET /api/v1/city/reports: a row per
+    hall, day or month; no utilisation (it is per window) and no attendance."""
+    key_titles = {"hall": _("大厅"), "day": _("日期"), "month": _("月份")}
+    return render_template(
+        "reports.html", title=_("全市") + " · " + _("统计报表"), api_base="/api/v1/city",
+        token_kind="city", token_scope="all", back_url=url_for("city.city_page"), attendance=False,
+        strings=report_strings(), session_mode=_page_session(),
+        groupings=[("hall", _("按大厅")), ("day", _("按日")), ("month", _("按月"))],
+        columns=[(key, _(title)) for key, title in report_export.FIGURES if key != "utilisation"],
+        key_titles=key_titles, note=_(
+            "每个大厅的数字与该大厅自己的报表相同；合计为所列大厅的号票合在一起计算；"
+            "等候时间按每个办理环节计（叫号 − 开始等候）；办理时间为结束 − 最后一次叫号；"
+            "服务达标率按各大厅自己的等候目标；日均接待为取号总数 ÷ 任一大厅有取号的天数。"),
+        login_url=url_for("pages.login", next=request.path))

@@ -122,7 +122,8 @@ def page_strings() -> dict[str, str]:
 
 @bp.get("/manage/<code>/reports")
 def reports_page(code: str):
-    """The page; its data comes from the API with the manager's session or ?token=."""
+    """The page; its data comes from the API with the manager's session or ?token=.
+    The template is shared with the city's /city/reports (hall.web.city)."""
     hall = page_hall(code)
     staff = session.get("staff")
     if isinstance(staff, dict) and staff.get("hall") == code and staff.get("role") != "manager":
@@ -132,7 +133,13 @@ def reports_page(code: str):
                  ("queue", _("按队列")), ("department", _("按部门")), ("window", _("按窗口")),
                  ("clerk", _("按人员"))]
     columns = [(key, _(title)) for key, title in report_export.FIGURES]
-    return render_template("reports.html", hall=hall.settings, strings=page_strings(),
-                           session_mode=has_session, groupings=groupings, columns=columns,
+    return render_template("reports.html", title=hall.settings.name + " · " + _("统计报表"),
+                           api_base=f"/api/v1/halls/{code}", token_kind="manager", token_scope=code,
+                           back_url=url_for("dashboard.manage_page", code=code), attendance=True,
+                           strings=page_strings(), session_mode=has_session, groupings=groupings,
+                           columns=columns, note=_(
+                               "等候时间按每个办理环节计（叫号 − 开始等候）；办理时间为结束 − 最后一次叫号；"
+                               "服务人次含办结、办不成和转办；延时服务人次为当天最后闭厅时间之后叫号的服务；"
+                               "窗口利用率仅按窗口分组时计算（服务时间 ÷ 在岗时间，暂停不计）。"),
                            key_titles={k: _(v) for k, v in report_export.KEY_TITLES.items()},
                            login_url=url_for("pages.login", next=request.path))

@@ -1,15 +1,17 @@
-// The managers' reports page: filters → GET …/reports, a table, an ECharts chart, XLSX/CSV downloads.
+// The reports page of a hall's manager (/manage/<code>/reports) and of the city (/city/reports):
+// filters → GET <base>/reports, a table, an ECharts chart, XLSX/CSV downloads.
+// data-base is the API base (/api/v1/halls/<code> or /api/v1/city); the token is the one kept for
+// data-token-kind and data-token-scope (manager of <code>, or city of all), else the login session.
 "use strict";
 (function () {
   const root = document.getElementById("reports");
-  const hall = root.dataset.hall;
   const keyTitles = JSON.parse(root.dataset.keys || "{}");
-  const token = Hall.deviceToken("manager", hall);
+  const token = Hall.deviceToken(root.dataset.tokenKind, root.dataset.tokenScope);
   if (!token && root.dataset.session !== "1") { location.href = root.dataset.login; return; }
   const t = Hall.t;
   const $ = (id) => document.getElementById(id);
   const form = $("filters");
-  const base = "/api/v1/halls/" + encodeURIComponent(hall);
+  const base = root.dataset.base;
   const columns = Array.from(document.querySelectorAll("th[data-key]")).map((th) => th.dataset.key);
   const RATES = { no_show_rate: 1, service_level: 1, utilisation: 1 };
   let chart = null;
