@@ -26,7 +26,9 @@ second step takes that queue's ``avg_service_s``. Live clients (/live over webso
 ``client_mix``'s proportions; mobile tickets open after their ticket is issued and close when it
 is done. Requests and in-hall devices of a hall go to one process (nginx ``ip_hash`` on the
 hall's network, deploy/nginx-hall.conf), phones, dashboards and city views alternate; ``--routing
-spread`` alternates everything. The load generator is ``--workers`` processes (asyncio, aiohttp,
+spread`` alternates everything. Requests go over kept-alive connections, as nginx keeps them to
+its upstream (``keepalive`` in deploy/nginx-hall.conf; ``--no-keepalive``: a new connection per
+request, as before that line). The load generator is ``--workers`` processes (asyncio, aiohttp,
 a minimal Socket.IO client: one websocket, no polling), each owning whole halls.
 
 ``--private-redis`` runs its own redis-server: Redis pub/sub channels are global to a Redis server
@@ -440,6 +442,7 @@ class WorkerPlan:
     avg_service_s: dict[str, float]
     tokens: dict[str, Any]
     connect_concurrency: int
+    keepalive: bool = True
 
 
 class Session:
@@ -598,8 +601,10 @@ class Worker:
         import aiohttp
         for code in self.halls:
             self.halls[code].kiosks = asyncio.Semaphore(KIOSKS_PER_HALL)
+        # As nginx talks to its upstream: kept-alive connections (deploy/nginx-hall.conf's
+        # `keepalive`), or with --no-keepalive a new connection per request (nginx without it).
         self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, force_close=True),  # as nginx does upstream
+            connector=aiohttp.TCPConnector(limit=0, force_close=not self.plan.keepalive),
             timeout=aiohttp.ClientTimeout(total=120))
         self.ws_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                              timeout=aiohttp.ClientTimeout(total=None))
@@ -1204,6 +1209,7 @@ class Options:
     private_redis: bool = False
     py_spy: str | None = None
     clock_start: str = CLOCK_START
+    keepalive: bool = True
 
 
 def _ms(values: list[float]) -> str:
@@ -1305,7 +1311,8 @@ def run_city_day(opts: Options, say=print) -> Figures:
                 specs=hall_specs + city_specs, mobile_cap=round(mobile_cap * share),
                 mobile_share=opts.mobile_share, seed=opts.seed, urls=[s.url for s in servers], home=home,
                 routing=opts.routing, speed=opts.speed, window_queues=window_queues,
-                avg_service_s=avg_service, tokens=tokens, connect_concurrency=opts.connect_concurrency))
+                avg_service_s=avg_service, tokens=tokens, connect_concurrency=opts.connect_concurrency,
+                keepalive=opts.keepalive))
         ctx = multiprocessing.get_context("fork")
         for plan in plans:
             parent, child = ctx.Pipe()
@@ -1643,6 +1650,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 07:30); the replay stops before it reaches 23:50")
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for late deliveries")
     parser.add_argument("--make-day", type=pathlib.Path, default=MAKE_DAY)
+    parser.add_argument("--no-keepalive", dest="keepalive", action="store_false",
+                        help="a new connection per request, as nginx without upstream keepalive (the "
+                             "first runs); default: kept-alive connections, as deploy/nginx-hall.conf")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (config, server logs)")
     parser.add_argument("--py-spy", metavar="DIR", help="profile both servers during the day with py-spy "
@@ -1657,7 +1667,8 @@ def main(argv: list[str] | None = None) -> int:
                    routing=args.routing, pg=args.pg, database=args.database, redis=args.redis,
                    mobile_share=args.mobile_share, drain_s=args.drain, max_day_s=args.max_day,
                    make_day=args.make_day, keep=args.keep, json_out=args.json, py_spy=args.py_spy,
-                   clock_start=args.clock_start, private_redis=args.private_redis)
+                   clock_start=args.clock_start, private_redis=args.private_redis,
+                   keepalive=args.keepalive)
     figures = run_city_day(opts, say=lambda line: print(line, flush=True))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(figures.data, indent=1, default=str), encoding="utf-8")
