@@ -324,7 +324,7 @@ class CityServer(Server):
     def launch(self) -> None:
         from common import server_command
         self.kind = "gunicorn-gevent"
-        args = server_command(self.kind, self.port, connections=5000)
+        args = server_command(self.kind, self.port, connections=5000, keep_alive=75)  # as deploy/hall@.service
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, env=self.env(), cwd=self.workdir,
                                          stdout=subprocess.DEVNULL, stderr=log)

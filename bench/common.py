@@ -64,18 +64,21 @@ def set_async_mode(config: pathlib.Path, mode: str) -> None:
 
 
 def server_command(kind: str, port: int, threads: int = 32, connections: int = 5000,
-                   run_py_args: tuple[str, ...] = ()) -> list[str]:
+                   run_py_args: tuple[str, ...] = (), keep_alive: int | None = None) -> list[str]:
     """The command line of a server of ``kind`` (see SERVERS) on 127.0.0.1:port.
 
     gunicorn reads HALL_CONFIG, HALL_DATABASE_URL and HALL_CLOCK from the environment; with
     threads every websocket holds one of ``threads`` for its whole life, with gevent a greenlet,
     and ``connections`` bounds the open connections (gunicorn's default of 1,000 is too few).
     run.py gets ``run_py_args`` (--config, --database, --clock…); when the config says gevent, it
-    is started under gevent's monkey-patching, as run.py's own top lines do it.
+    is started under gevent's monkey-patching, as run.py's own top lines do it. ``keep_alive``
+    (seconds) is gunicorn's idle timeout of a kept-alive connection, as deploy/hall@.service sets it.
     """
     gunicorn = str(pathlib.Path(PYTHON).parent / "gunicorn")
     common = ["-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
               "--worker-connections", str(connections)]
+    if keep_alive is not None:  # behind nginx: longer than its upstream keepalive_timeout
+        common += ["--keep-alive", str(keep_alive)]
     if kind == "gunicorn-threads":
         return [gunicorn, *common, "--threads", str(threads), "hall.wsgi:app"]
     if kind == "gunicorn-gevent":
