@@ -22,8 +22,10 @@ from hall.tickets import QUEUE_ROW, get_ticket, lock_hall, log_ticket
 OUTCOMES = ("done", "unresolved")
 
 
-def get_window(session: so.Session, hall: HallRef, number: int) -> Window:
-    window = session.get(Window, hall.window_id(number))
+def get_window(session: so.Session, hall: HallRef, number: int, serves: bool = False) -> Window:
+    """The window row; with ``serves`` its queues come in the same statement (call_next needs them)."""
+    options = (so.joinedload(Window.serves),) if serves else ()
+    window = session.get(Window, hall.window_id(number), options=options)
     if window is None:  # pragma: no cover - the directory and the table agree after sync
         raise NotFound("unknown_window", f"Hall {hall.code} has no window {number}.", "window")
     return window
@@ -60,13 +62,14 @@ def _record_ticket(session: so.Session, hall: HallRef, name: str, ticket: Ticket
 
 
 def _current(session: so.Session, window: Window) -> tuple[Ticket, Service] | None:
+    """The window's ticket and its open service, read in one statement."""
     if window.ticket_id is None:
         return None
-    ticket = session.get(Ticket, window.ticket_id)
     service = session.scalars(
-        sa.select(Service).where(Service.ticket_id == ticket.id, Service.ended_at.is_(None))
+        sa.select(Service).where(Service.ticket_id == window.ticket_id, Service.ended_at.is_(None))
+        .options(so.joinedload(Service.ticket))
         .order_by(Service.id.desc()).limit(1)).one()
-    return ticket, service
+    return service.ticket, service
 
 
 def _require_current(session: so.Session, window: Window) -> tuple[Ticket, Service]:
@@ -165,7 +168,7 @@ def call_next(session: so.Session, hall: HallRef, number: int, actor: str, now: 
               staff_login: str | None = None) -> Ticket | None:
     """下一位: finish the current visitor if any, then call the ticket the policy picks."""
     lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = get_window(session, hall, number, serves=True)
     if window.state == WindowState.PAUSED:
         raise Conflict("window_paused", f"Window {number} is paused ({window.pause_reason}); "
                        "resume it before calling.")
