@@ -130,6 +130,7 @@ def test_live_matrix(world, role, target):
         auth["window"] = 1
     if target == "ticket room":
         auth = {**auth, "ticket": make_ticket(rt, rt.halls["T1"]).id}
+        rt.bus.wait_idle()  # the events are out before the phone connects (no late one below)
     client = socketio.test_client(app, namespace=NAMESPACE, auth=auth)
     if expected is None:
         assert not client.is_connected(NAMESPACE)
