@@ -4,7 +4,7 @@
         [--workers 2] [--routing hall|spread] [--pg ADMIN_URL | --database URL]
         [--redis URL | --private-redis] [--json FILE] [--keep] [--py-spy DIR]   (more: --help)
 
-The day is ``python3 ../shared/workloads/make_day.py --halls N`` (900 visitors a hall; halls
+The day is ``python3 bench/workloads/make_day.py --halls N`` (a copy of ../shared/workloads) (900 visitors a hall; halls
 H01…HNN, queues A–K). The city is ``bench/city_view.py``'s ``tree()`` of config.toml's 52-window
 hall (a city hall, districts, streets), its codes renamed to make_day's H01… in tree order
 (HB → H01, D1… → H02…, S… → the rest), with one opening session 00:00–23:59 instead of
@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import (PYTHON, Server, free_port, percentile, set_async_mode,  # noqa: E402
                     set_server_key, without_issue_limit)
 
-MAKE_DAY = ROOT.parent / "shared" / "workloads" / "make_day.py"
+MAKE_DAY = ROOT / "bench" / "workloads" / "make_day.py"  # ../shared/workloads, copied
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
 DAY = "2026-11-30"  # a Monday

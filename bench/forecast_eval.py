@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/forecast_eval.py [--seeds 1 2 3] [--limit N] [--set NAME=VALUE ...] [--avg-scale F]
 
-Each seed is one day of make_day.py (seed 1 is ../shared/workloads/xiangshan-weekday.csv),
+Each seed is one day of make_day.py (seed 1 is bench/workloads/xiangshan-weekday.csv),
 replayed by bench/replay.py. At every issue, inside the issue transaction, it records the
 ``expected_wait_s`` printed on the ticket (hall/forecast.py, told the ticket's class as
 hall/present.py does) and, at the same instant:

@@ -1,6 +1,6 @@
 """Replay one day of visitors (make_day.py CSV) against the domain on a controlled clock; KPIs checked twice.
 
-    .venv/bin/python bench/replay.py [--csv ../shared/workloads/xiangshan-weekday.csv] [--workdir DIR]
+    .venv/bin/python bench/replay.py [--csv bench/workloads/xiangshan-weekday.csv] [--workdir DIR]
 
 A discrete-event simulation of the reference hall XS (config.toml, 52 windows) on Monday
 2026-11-30, with weekday hours replaced by one session 08:30–18:30 (the workload has arrivals
@@ -38,7 +38,7 @@ from hall import stats, tickets, tokens, windows  # noqa: E402
 from hall.clock import ManualClock  # noqa: E402
 from hall.config import Session, load_config  # noqa: E402
 
-DEFAULT_CSV = ROOT.parent / "shared" / "workloads" / "xiangshan-weekday.csv"
+DEFAULT_CSV = ROOT / "bench" / "workloads" / "xiangshan-weekday.csv"  # ../shared/workloads, copied
 DAY = dt.date(2026, 11, 30)  # a Monday
 OPEN_AT = dt.datetime(2026, 11, 30, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 HOURS = "08:30-18:30"  # one session replacing 08:30–12:00 + 13:30–17:30 (lunch arrivals)

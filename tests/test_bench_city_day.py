@@ -15,7 +15,7 @@ from server_process import ROOT
 from services import postgres_database, redis_url
 
 pytestmark = pytest.mark.services
-MAKE_DAY = ROOT.parent / "shared" / "workloads" / "make_day.py"
+MAKE_DAY = ROOT / "bench" / "workloads" / "make_day.py"
 
 
 @pytest.fixture
