@@ -66,7 +66,7 @@ def _city_report() -> dict:
     who = _city_caller()
     halls = scope.visible(who, rt.halls)
     under = request.args.get("under")
-    name = "city" if who.hall_id is None else next(h.code for h in halls if h.id == who.hall_id)
+    name = "city" if who.hall_id is None else next((h.code for h in halls if h.id == who.hall_id), "city")
     if under:
         top = rt.hall(under)
         if not who.in_hall(top):
