@@ -120,6 +120,8 @@ def read_parts_of_halls(session: so.Session, halls: Iterable[HallRef], date_from
     """``read_parts`` of many halls in one statement, by hall id; each hall's parts counted with its
     own target wait (``targets`` by hall id, else the hall's configured one)."""
     halls = list(halls)
+    if not halls:
+        return {}
     if targets is None:
         targets = {h.id: h.settings.policy.target_wait_s for h in halls}
     P = DayRollupPart

@@ -46,7 +46,7 @@ def _not_a_kiosk() -> bool:
 class QuietMemoryStorage(storage.MemoryStorage):
     """limits' in-memory storage without its expiry timer: the library starts a new 10 ms
     ``threading.Timer`` whenever the last one has ended, which under a steady stream of tickets is
-    a thread started every few requests (8 % of an issue's CPU, measured with bench/hot_path.py).
+    a thread started every few requests (8 % of an issue's CPU in a cProfile of the issue path).
     A counter still expires when it is read (``get``); keys nobody reads again are dropped here,
     inline, at most once every ``SWEEP_S`` seconds."""
 
