@@ -793,6 +793,10 @@ def reopen(engine: str, url: str, halls: int, n_days: int, workdir: pathlib.Path
     from hall.models import Ticket
     with rt.db.read() as session:
         tickets = session.scalar(sa.select(sa.func.count()).select_from(Ticket))
+    if not tickets:
+        rt.close()
+        raise SystemExit(f"--reuse: the database {sa.make_url(url).render_as_string()} has no tickets; "
+                         "make it first with --keep (same --halls, --days and --dir)")
     print(f"  reusing the kept database: {tickets:,} tickets", flush=True)
     return rt, days, now, {"engine": engine, "reused": True, "load": {"tickets": tickets},
                            "size": database_size(rt, engine, url)}
