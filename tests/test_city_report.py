@@ -22,6 +22,18 @@ FIGURES = ("issued", "served", "no_show", "no_show_rate", "services", "avg_wait_
            "avg_service_s", "service_level", "extended_services")
 
 
+def fill_city(rt) -> None:
+    """The tickets of the city HB → XS → JD (and OT): XS and JD each test_reports' hand-made Monday
+    and Tuesday, HB one ticket on Tuesday 11:00 never called, OT two on Monday 10:00."""
+    build(rt, rt.halls["XS"])
+    build(rt, rt.halls["JD"])
+    rt.clock.set(at(TUE, "11:00"))
+    make_ticket(rt, rt.halls["HB"], "B")
+    rt.clock.set(at(MON, "10:00"))
+    make_ticket(rt, rt.halls["OT"], "A")
+    make_ticket(rt, rt.halls["OT"], "A")
+
+
 @pytest.fixture
 def city(tmp_path, migrated_template):
     """XS and JD with test_reports' hand-made Monday and Tuesday, HB with one Tuesday ticket still
@@ -30,13 +42,7 @@ def city(tmp_path, migrated_template):
     shutil.copy(migrated_template, tmp_path / "hall.db")
     app = create_app(_tree(tmp_path), clock=FrozenClock(MONDAY_9), base_url="http://hall.test")
     rt = app.extensions["hall"]
-    build(rt, rt.halls["XS"])
-    build(rt, rt.halls["JD"])
-    rt.clock.set(at(TUE, "11:00"))
-    make_ticket(rt, rt.halls["HB"], "B")
-    rt.clock.set(at(MON, "10:00"))
-    make_ticket(rt, rt.halls["OT"], "A")
-    make_ticket(rt, rt.halls["OT"], "A")
+    fill_city(rt)
     rt.clock.set(at(WED, "01:00"))
     for day in (MON, TUE):
         with rt.db.write() as session:

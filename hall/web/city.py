@@ -29,16 +29,22 @@ def sees_city(who: Principal) -> bool:
     return who.role in CITY_ROLES or who.read_hall_ids is not None
 
 
-@bp.get("/api/v1/city")
-def get_city():
-    """Every hall this caller may read, with today's figures; ``?hall=XS`` for one row."""
-    rt = runtime()
+def _city_caller() -> Principal:
+    """The caller of a city route: 401 without credentials, 403 unless it may see many halls."""
     who = principal()
     if who is None:
         raise ApiError(401, "unauthorized", "This call needs a token: 'Authorization: Bearer <token>'.")
     if not sees_city(who):
-        raise ApiError(403, "forbidden", f"A {who.role.value} token may not see the city view; it "
-                       "needs a city or admin token.")
+        raise ApiError(403, "forbidden", f"A {who.role.value} token may not see the city's halls; it "
+                       "needs a city or admin token, or a manager of a city-level hall.")
+    return who
+
+
+@bp.get("/api/v1/city")
+def get_city():
+    """Every hall this caller may read, with today's figures; ``?hall=XS`` for one row."""
+    rt = runtime()
+    who = _city_caller()
     halls = scope.visible(who, rt.halls)
     code = request.args.get("hall")
     if code:
@@ -48,16 +54,6 @@ def get_city():
         halls = [hall]
     with rt.db.read() as db:
         return jsonify(city.city_view(db, halls, rt.clock.now()))
-
-
-def _city_caller() -> Principal:
-    who = principal()
-    if who is None:
-        raise ApiError(401, "unauthorized", "This call needs a token: 'Authorization: Bearer <token>'.")
-    if not sees_city(who):
-        raise ApiError(403, "forbidden", f"A {who.role.value} token may not see the city's halls; it "
-                       "needs a city or admin token, or a manager of a city-level hall.")
-    return who
 
 
 def _city_report() -> dict:

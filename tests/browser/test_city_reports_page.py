@@ -9,11 +9,11 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from factories import make_ticket
 from hall import staff, tokens
 from hall.app import create_app
 from support import MONDAY_9, FrozenClock, hall_dict, settings_for
-from test_reports import MON, TUE, at, build
+from test_city_report import fill_city
+from test_reports import MON, TUE, at
 
 T = 10_000
 HALLS = [hall_dict("HB", name="滨海市政务服务中心", level="city"),
@@ -28,13 +28,7 @@ def _city_app(tmp_path, migrated_template, base_url="http://hall.test"):
     shutil.copy(migrated_template, tmp_path / "hall.db")
     app = create_app(settings_for(tmp_path, HALLS), clock=FrozenClock(MONDAY_9), base_url=base_url)
     rt = app.extensions["hall"]
-    build(rt, rt.halls["XS"])
-    build(rt, rt.halls["JD"])
-    rt.clock.set(at(TUE, "11:00"))
-    make_ticket(rt, rt.halls["HB"], "B")
-    rt.clock.set(at(MON, "10:00"))
-    make_ticket(rt, rt.halls["OT"], "A")
-    make_ticket(rt, rt.halls["OT"], "A")
+    fill_city(rt)
     rt.clock.set(at(TUE, "19:00"))
     return app, rt
 
