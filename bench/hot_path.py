@@ -7,7 +7,9 @@ The reference hall of config.toml (52 windows) on a fresh SQLite file (or the gi
 database), the hall clock frozen at Monday 09:00, the kiosk limit lifted. Prints, for a request
 that does no work (GET /healthz, the baseline), an issue and a call: the CPU time per request
 (best of 5 blocks: the least disturbed by other work on the machine), wall time, and how many
-SQL statements the request sent to the write engine.
+SQL statements the request sent to the write engine (not counting BEGIN, COMMIT and the pool's
+connection checks); on PostgreSQL also the database server's CPU per request (all its
+processes, so run it on an otherwise idle database).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 
+import psutil
 import sqlalchemy as sa
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -33,10 +36,22 @@ from hall.config import load_config  # noqa: E402
 QUEUES = "ABCDEFGHJK"
 
 
+def database_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL processes (the server's side of a
+    request; includes whatever else asks it at the same time)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tickets", type=int, default=600)
     parser.add_argument("--database", default=None, help="an empty database URL (default: SQLite)")
+    parser.add_argument("--trace", action="store_true",
+                        help="also print the SQL of one issue and one call (after the timed blocks)")
     args = parser.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="hot-path-"))
     config = tmp / "config.toml"
@@ -57,8 +72,12 @@ def main() -> None:
         statements = [0]
 
         @sa.event.listens_for(rt.db.engine, "before_cursor_execute")
-        def _count(*_: object) -> None:
+        def _count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
             statements[0] += 1
+            if traced is not None:
+                traced.append(" ".join(statement.split()))
+
+        traced: list[str] | None = None
 
         def noop(i: int) -> None:
             client.get("/healthz")
@@ -75,7 +94,9 @@ def main() -> None:
             assert r.status_code == 200, r.get_json()
 
         print(f"in-process, {rt.db.engine.dialect.name}, reference hall XS (52 windows)")
-        print(f"{'request':<8} {'n':>5} {'CPU ms':>8} {'wall ms':>8} {'statements':>11}")
+        server = not rt.db.is_sqlite
+        print(f"{'request':<8} {'n':>5} {'CPU ms':>8} {'wall ms':>8} {'statements':>11}"
+              + (f" {'server CPU ms':>14}" if server else ""))
         for name, fn, n in (("no-op", noop, 300), ("issue", issue, args.tickets),
                             ("call", call, args.tickets // 2)):
             block = max(1, n // 5)
@@ -83,14 +104,24 @@ def main() -> None:
             done = 0
             for _ in range(5):
                 statements[0] = 0
+                s0 = database_cpu() if server else 0.0
                 c0, t0 = time.process_time(), time.perf_counter()
                 for i in range(block):
                     fn(done + i)
                 blocks.append(((time.process_time() - c0) / block, (time.perf_counter() - t0) / block,
-                               statements[0] / block))
+                               statements[0] / block, ((database_cpu() - s0) / block) if server else 0.0))
                 done += block
-            cpu, wall, stmts = min(blocks)
-            print(f"{name:<8} {done:>5} {cpu * 1000:8.2f} {wall * 1000:8.2f} {stmts:11.1f}")
+            cpu, wall, stmts, db_cpu = min(blocks)
+            print(f"{name:<8} {done:>5} {cpu * 1000:8.2f} {wall * 1000:8.2f} {stmts:11.1f}"
+                  + (f" {db_cpu * 1000:14.2f}" if server else ""))
+        if args.trace:
+            for name, fn in (("issue", issue), ("call", call)):
+                traced = []
+                fn(done)
+                print(f"\n{name}: {len(traced)} statements")
+                for i, statement in enumerate(traced, 1):
+                    print(f"{i:3}. {statement[:160]}")
+            traced = None
     finally:
         rt.close()
         shutil.rmtree(tmp, ignore_errors=True)
