@@ -103,8 +103,8 @@ def _window_action(code: str, number: int, action, *args: Any, **kwargs: Any):
     rt = runtime()
     hall = rt.hall(code)
     hall.window_id(number)
-    who = require(hall, WINDOW_ACTORS, window=number)
     with rt.db.write() as session:
+        who = require(hall, WINDOW_ACTORS, window=number, db=session)
         now = rt.clock.now()
         before = _window_brief(session, hall, number) if who.role in STAFF_ROLES else None
         result = action(session, hall, number, who.actor, now, *args, **kwargs)
