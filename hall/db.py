@@ -6,6 +6,7 @@ import logging
 import pathlib
 import threading
 from collections.abc import Callable, Iterator
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,9 @@ CHECKPOINT_INTERVAL_S = 1.0
 # A passive checkpoint copies the WAL but (under steady writes, seen in bench runs) the WAL did
 # not start over; past this many pages the checkpointer briefly holds writers back (RESTART).
 RESTART_AFTER_PAGES = 4_000
+# PostgreSQL: a pooled connection that rested this long is checked before use (_ping_when_idle).
+IDLE_PING_S = 5.0
+_CHECKED_IN = "hall.checked_in"
 
 
 class DatabaseError(Exception):
@@ -114,6 +118,30 @@ class Checkpointer:
         self.stopped = True
 
 
+def _ping_when_idle(engine: sa.Engine, idle_s: float = IDLE_PING_S) -> None:
+    """Check a pooled connection before use when it has rested ``idle_s`` or more (a database
+    restarted overnight, a firewall that dropped it): the pool replaces a dead one, and the request
+    never sees it. A connection back from a request a moment ago is used as it is: checking it
+    too (``pool_pre_ping``) cost every request a round trip. Should the database go away within
+    those seconds, the request that finds out fails and the pool drops its older connections."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _rested_from(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is None or monotonic() - since < idle_s:
+            return  # just connected, or just used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:  # noqa: BLE001 - dead in any way: the pool connects anew
+            log.info("a pooled database connection was dead after %.0f s (%s); reconnecting",
+                     monotonic() - since, err)
+            raise sa.exc.DisconnectionError(str(err)) from err
+
+
 class Database:
     """Two session factories on one database: ``write()`` for actions, ``read()`` for queries."""
 
@@ -128,9 +156,12 @@ class Database:
             if database and database != ":memory:" and not database.startswith("file:"):
                 self.checkpointer = Checkpointer(database)
         else:
-            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20,
-                                           pool_pre_ping=True)
-            self.read_engine = self.engine
+            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20)
+            _ping_when_idle(self.engine)
+            # Reads run without BEGIN and ROLLBACK (two round trips fewer per read). Under
+            # PostgreSQL's READ COMMITTED each statement had its own snapshot anyway, so a read
+            # of several statements sees what it saw inside a transaction. Same pool.
+            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite has one writer at a time. Threads of this process queue on a Python lock
         # instead of SQLite's busy handler, which sleeps in steps of up to 100 ms.
         self._write_lock = threading.Lock() if self.is_sqlite else None
@@ -156,5 +187,5 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()
-        if self.read_engine is not self.engine:
+        if self.is_sqlite:
             self.read_engine.dispose()

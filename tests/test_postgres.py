@@ -81,3 +81,48 @@ def test_the_scheduler_keeps_its_lock_when_the_caller_drops_it(tmp_path, pg_url)
         assert taken is False  # still held by the running scheduler: no second set of jobs
     finally:
         rt.close()
+
+
+def test_requests_after_the_database_dropped_every_connection_succeed(tmp_path, pg_url, monkeypatch):
+    """PostgreSQL restarted (or a firewall dropped the idle connections) while the hall was quiet:
+    the next kiosk and clerk requests succeed on new connections, nothing lost."""
+    import time
+
+    from hall import db as db_mod, tokens
+    from hall.app import create_app
+    from hall.migrate import upgrade
+    from support import FrozenClock, settings_for
+
+    db = Database(pg_url)
+    upgrade(db.engine)
+    db.dispose()
+    app = create_app(settings_for(tmp_path, database=pg_url), clock=FrozenClock(MONDAY_9),
+                     base_url="http://hall.test", realtime=False)
+    rt = app.extensions["hall"]
+    try:
+        with rt.db.write() as session:
+            kiosk = tokens.create_token(session, rt.halls["T1"], "kiosk", rt.clock.now())
+            clerk = tokens.create_token(session, rt.halls["T1"], "clerk", rt.clock.now(), window=1)
+        client = app.test_client()
+        issue = {"json": {"queue": "A"}, "headers": {"Authorization": f"Bearer {kiosk}"}}
+        assert client.post("/api/v1/halls/T1/tickets", **issue).get_json()["number"] == "A001"
+        assert client.post("/api/v1/halls/T1/windows/1/sign-in",
+                           headers={"Authorization": f"Bearer {clerk}"}).status_code == 200
+
+        admin = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            dropped = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        admin.dispose()
+        assert dropped >= 1  # the hall's pooled connections are gone
+        later = time.monotonic() + 60  # the hall was quiet for a minute
+        monkeypatch.setattr(db_mod, "monotonic", lambda: later)
+
+        answer = client.post("/api/v1/halls/T1/tickets", **issue)
+        assert answer.status_code == 201, answer.get_json()
+        assert answer.get_json()["number"] == "A002"
+        call = client.post("/api/v1/halls/T1/windows/1/call", headers={"Authorization": f"Bearer {clerk}"})
+        assert call.status_code == 200 and call.get_json()["ticket"]["number"] == "A001"
+    finally:
+        rt.close()
