@@ -112,6 +112,9 @@ _ARRIVALS = (sa.select(sa.func.count(), _how_many(Ticket.priority != Priority.NO
                        _how_many(Ticket.issued_at >= sa.bindparam("since")))
              .where(Ticket.origin_queue_id == sa.bindparam("queue"),
                     Ticket.business_day == sa.bindparam("day")))
+# Both of them in one round trip (each is one row): the recent steps' four figures, then the
+# arrivals' three.
+_RECENT_ARRIVALS = sa.select(_RECENT.subquery("recent").join(_ARRIVALS.subquery("arrivals"), sa.true()))
 
 
 def _configured_s(hall: HallRef, queue_id: int) -> float:
@@ -240,16 +243,19 @@ def _model(session: so.Session, hall: HallRef, queue_id: int, day: dt.date) -> d
     key = (queue_id, day)
     if key not in memo:
         conn = session.connection()
-        steps, took, moved_in, leads = _recent(session, queue_id, day)
-        service_s = _mean(steps, took, _configured_s(hall, queue_id))
         now = session.info.get(_ACTION_AT) or conn.execute(_NOW, {"hall": hall.id}).scalar()
+        if now is None:  # nothing happened in the hall yet
+            steps, took, moved_in, leads = _recent(session, queue_id, day)
+        else:
+            since = now - dt.timedelta(seconds=HORIZON_S)
+            steps, took, moved_in, leads, today, priority, lately = conn.execute(
+                _RECENT_ARRIVALS, {"day": day, "queue": queue_id, "since": since}).one()
+            took, leads = float(took), float(leads)
+        service_s = _mean(steps, took, _configured_s(hall, queue_id))
         policy = hall.settings.policy
         boost = max((s for _, s in policy.priority_boost_s), default=0)
         priority_rate = transfer_rate = lead = 0.0
         if now is not None:
-            since = now - dt.timedelta(seconds=HORIZON_S)
-            today, priority, lately = conn.execute(_ARRIVALS, {"day": day, "queue": queue_id,
-                                                               "since": since}).one()
             arrivals = lately / HORIZON_S * ARRIVALS_AHEAD
             if today and boost:
                 priority_rate = arrivals * priority / today
