@@ -1,12 +1,14 @@
 """Issue and call over HTTP on loopback with 1 and 8 concurrent clients: p50/p99 latency, throughput.
 
     .venv/bin/python bench/api_latency.py [--tickets 1200] [--calls 600] [--server gunicorn-gevent]
+                                          [--database postgresql+psycopg://…/an_empty_database]
 
 Serves the reference hall (config.toml, 52 windows) with a production server (gunicorn, 1 worker,
-threads or gevent) on a fresh SQLite database, at a hall clock of Monday 09:00. Tickets come
+threads or gevent) on a fresh SQLite database (or the given empty one), at a hall clock of Monday 09:00. Tickets come
 from one kiosk token (the per-kiosk limit lifted), calls from each window's clerk token. The baseline,
 in the same run, is GET /healthz: the cost of a request that does no work, so the ratio shows
-what the domain adds. Targets (issue #2): issue p50 ≤ 3 ms, p99 ≤ 15 ms; ≥ 400 tickets/s with 8.
+what the domain adds. Each row also gives the server's CPU per request (and, on PostgreSQL, the
+database's: all its processes, so use an otherwise idle one). Targets (issue #2): issue p50 ≤ 3 ms, p99 ≤ 15 ms; ≥ 400 tickets/s with 8.
 
 The clients are plain keep-alive HTTP/1.1 connections (http.client), one per client thread, as a
 kiosk's browser holds one: a request costs the client about 0.1 ms. (The first version used
@@ -25,7 +27,7 @@ import urllib.parse
 
 import requests
 
-from common import SERVERS, hall_server, percentile
+from common import SERVERS, database_cpu, hall_server, percentile
 
 QUEUES = "ABCDEFGHJK"
 
@@ -100,29 +102,39 @@ def main() -> None:
     parser.add_argument("--server", choices=[k for k in SERVERS if k.startswith("gunicorn")],
                         default="gunicorn-gevent")
     parser.add_argument("--client", choices=sorted(CLIENTS), default="http.client")
+    parser.add_argument("--database", default=None, help="an empty database URL (default: a new SQLite file)")
     args = parser.parse_args()
-    with hall_server(kind=args.server) as server:
+    on_pg = bool(args.database) and not args.database.startswith("sqlite")
+    with hall_server(kind=args.server, database=args.database) as server:
         kiosk = server.token("kiosk")
         clerks = server.clerk_tokens(range(1, 53))  # each window calls with its own clerk token
         k_head = {"Authorization": f"Bearer {kiosk}"}
         issue = f"{server.url}/api/v1/halls/XS/tickets"
-        print(f"server: {args.server}, 1 worker; SQLite; reference hall XS; {server.url}; "
+        engine = "PostgreSQL" if on_pg else "SQLite"
+        print(f"server: {args.server}, 1 worker; {engine}; reference hall XS; {server.url}; "
               f"clients: {args.client}")
-        print(f"{'request':<10} {'clients':>7} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} vs no-op")
+        print(f"{'request':<10} {'clients':>7} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} vs no-op"
+              f" {'server CPU ms':>14}" + (f" {'database CPU ms':>16}" if on_pg else ""))
+
+        def measured(name: str, clients: int, jobs: list, base_p50: float | None) -> list[float]:
+            s0, d0 = server.cpu_seconds(), database_cpu() if on_pg else 0.0
+            lat, wall = run(clients, jobs, server.url, args.client)
+            cpu = (server.cpu_seconds() - s0) / len(jobs) * 1000
+            db = (database_cpu() - d0) / len(jobs) * 1000 if on_pg else None
+            print(row(name, clients, lat, wall, base_p50) + f" {cpu:14.2f}"
+                  + (f" {db:16.2f}" if db is not None else ""))
+            return lat
+
         for clients in (1, 8):
             noop = [("GET", f"{server.url}/healthz", {})] * 400
-            base, wall = run(clients, noop, server.url, args.client)
-            base_p50 = percentile(base, 50) * 1000
-            print(row("no-op", clients, base, wall, None))
+            base_p50 = percentile(measured("no-op", clients, noop, None), 50) * 1000
             jobs = [("POST", issue, {"json": {"queue": QUEUES[i % len(QUEUES)]}, "headers": k_head})
                     for i in range(args.tickets // (2 if clients == 1 else 1))]
-            lat, wall = run(clients, jobs, server.url, args.client)
-            print(row("issue", clients, lat, wall, base_p50))
+            measured("issue", clients, jobs, base_p50)
             calls = [("POST", f"{server.url}/api/v1/halls/XS/windows/{1 + i % 52}/call",
                       {"headers": {"Authorization": f"Bearer {clerks[1 + i % 52]}"}})
                      for i in range(args.calls // (2 if clients == 1 else 1))]
-            lat, wall = run(clients, calls, server.url, args.client)
-            print(row("call", clients, lat, wall, base_p50))
+            measured("call", clients, calls, base_p50)
         print(f"server CPU: {server.cpu_seconds():.1f} s")
 
 

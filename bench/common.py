@@ -214,3 +214,14 @@ def hall_server(config: pathlib.Path = ROOT / "config.toml", gunicorn: bool = Tr
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def database_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL processes (the database's side of the
+    requests; includes whatever else asks it at the same time, so measure on an idle database)."""
+    import psutil
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total

@@ -22,11 +22,10 @@ import sys
 import tempfile
 import time
 
-import psutil
 import sqlalchemy as sa
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from common import MONDAY_9, ROOT, without_issue_limit  # noqa: E402
+from common import MONDAY_9, ROOT, database_cpu, without_issue_limit  # noqa: E402
 
 from hall import tokens  # noqa: E402
 from hall.app import create_app  # noqa: E402
@@ -34,16 +33,6 @@ from hall.clock import ManualClock  # noqa: E402
 from hall.config import load_config  # noqa: E402
 
 QUEUES = "ABCDEFGHJK"
-
-
-def database_cpu() -> float:
-    """CPU seconds used so far by this machine's PostgreSQL processes (the server's side of a
-    request; includes whatever else asks it at the same time)."""
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"] is not None:
-            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
-    return total
 
 
 def main() -> None:
