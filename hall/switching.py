@@ -9,8 +9,7 @@ from hall import audit, events, present
 from hall.directory import HallRef
 from hall.errors import DomainError
 from hall.models import Window, WindowEvent, WindowQueue
-from hall.tickets import lock_hall
-from hall.windows import get_window
+from hall.windows import lock_window
 
 MODES = ("order", "weighted")
 
@@ -41,8 +40,7 @@ def switch_queues(session: so.Session, hall: HallRef, number: int, queues: list[
         if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 100:
             raise DomainError("invalid_weights", f"The weight of queue {prefix!r} must be a whole "
                               "number from 1 to 100.", "weights")
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number, serves=True)
     before = {"queues": [hall.queue_prefixes[s.queue_id] for s in window.serves], "mode": window.mode,
               "weights": {hall.queue_prefixes[s.queue_id]: s.weight for s in window.serves}}
     current = {s.queue_id: s for s in window.serves}

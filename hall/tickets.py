@@ -52,6 +52,13 @@ def lock_hall(session: so.Session, hall: HallRef) -> None:
         session.execute(sa.select(Hall.id).where(Hall.id == hall.id).with_for_update())
 
 
+def with_hall_lock(statement: sa.Select, hall_id: sa.ColumnElement[int]) -> sa.Select:
+    """``statement`` (a read of one hall's row of something) that also takes the lock of
+    :func:`lock_hall` on that hall, in the same round trip: ``… JOIN halls … FOR UPDATE OF halls``
+    (SQLite ignores FOR UPDATE; its write lock is taken at BEGIN)."""
+    return statement.join(Hall, Hall.id == hall_id).with_for_update(of=Hall)
+
+
 _LOG = sa.insert(TicketEvent)  # built once: every ticket action writes one row
 
 
@@ -84,8 +91,10 @@ def _route(hall: HallRef, request: IssueRequest) -> tuple[str, list[str]]:
     return request.queue, []
 
 
-# The queue's row as a plain Core row (id, prefix, name, open): issue reads it on every ticket.
+# The queue's row as a plain Core row (id, prefix, name, open): issue reads it on every ticket,
+# taking the hall's lock with it.
 QUEUE_ROW = sa.select(Queue.id, Queue.prefix, Queue.name, Queue.open).where(Queue.id == sa.bindparam("id"))
+_LOCKED_QUEUE_ROW = with_hall_lock(QUEUE_ROW, Queue.hall_id)
 
 
 def _check_open(session: so.Session, hall: HallRef, queue: sa.Row, now: dt.datetime,
@@ -144,8 +153,7 @@ def issue_ticket(session: so.Session, hall: HallRef, request: IssueRequest, acto
     phone = privacy.normalise_phone(request.phone) if request.phone else None
     id_number = privacy.normalise_id_number(request.id_number) if request.id_number else None
 
-    lock_hall(session, hall)
-    queue = session.connection().execute(QUEUE_ROW, {"id": queue_id}).one()
+    queue = session.connection().execute(_LOCKED_QUEUE_ROW, {"id": queue_id}).one()  # lock_hall too
     day = calendar.business_day(now, hall.timezone)
     _check_open(session, hall, queue, now, day)
     id_hash = privacy.keyed_hash(id_number, privacy_key) if id_number else None

@@ -17,15 +17,26 @@ from hall.errors import Conflict, DomainError, NotFound
 from hall.models import (AT_WINDOW_STATES, Service, Staff, Ticket, TicketStatus, Window,
                          WindowEvent, WindowState)
 from hall.policy import select_next
-from hall.tickets import QUEUE_ROW, get_ticket, lock_hall, log_ticket
+from hall.tickets import QUEUE_ROW, get_ticket, log_ticket, with_hall_lock
 
 OUTCOMES = ("done", "unresolved")
 
 
-def get_window(session: so.Session, hall: HallRef, number: int, serves: bool = False) -> Window:
-    """The window row; with ``serves`` its queues come in the same statement (call_next needs them)."""
-    options = (so.joinedload(Window.serves),) if serves else ()
-    window = session.get(Window, hall.window_id(number), options=options)
+def get_window(session: so.Session, hall: HallRef, number: int) -> Window:
+    """The window row (from the session when it is there already)."""
+    window = session.get(Window, hall.window_id(number))
+    if window is None:  # pragma: no cover - the directory and the table agree after sync
+        raise NotFound("unknown_window", f"Hall {hall.code} has no window {number}.", "window")
+    return window
+
+
+def lock_window(session: so.Session, hall: HallRef, number: int, serves: bool = False) -> Window:
+    """:func:`~hall.tickets.lock_hall` and the window row in one statement (one round trip): every
+    window action starts here. With ``serves`` its queues come along too (call_next needs them)."""
+    statement = with_hall_lock(sa.select(Window).where(Window.id == hall.window_id(number)), Window.hall_id)
+    if serves:
+        statement = statement.options(so.joinedload(Window.serves))
+    window = session.scalars(statement).unique().one_or_none()
     if window is None:  # pragma: no cover - the directory and the table agree after sync
         raise NotFound("unknown_window", f"Hall {hall.code} has no window {number}.", "window")
     return window
@@ -91,8 +102,7 @@ def _open(session: so.Session, hall: HallRef, window: Window, staff_id: int | No
 def sign_in(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.datetime,
             login: str | None = None) -> Window:
     """A clerk signs in at a window (上岗); the window opens, idle."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     staff_id = None
     if login is not None:
         staff = session.scalars(sa.select(Staff).where(Staff.hall_id == hall.id,
@@ -119,8 +129,7 @@ def sign_in(session: so.Session, hall: HallRef, number: int, actor: str, now: dt
 
 def sign_out(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.datetime) -> Window:
     """The clerk leaves (下岗); the window closes."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     if window.state == WindowState.CLOSED:
         return window
     if window.ticket_id is not None:
@@ -167,8 +176,7 @@ def _finish(session: so.Session, hall: HallRef, window: Window, outcome: str,
 def call_next(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.datetime,
               staff_login: str | None = None) -> Ticket | None:
     """下一位: finish the current visitor if any, then call the ticket the policy picks."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number, serves=True)
+    window = lock_window(session, hall, number, serves=True)
     if window.state == WindowState.PAUSED:
         raise Conflict("window_paused", f"Window {number} is paused ({window.pause_reason}); "
                        "resume it before calling.")
@@ -199,8 +207,7 @@ def call_next(session: so.Session, hall: HallRef, number: int, actor: str, now: 
 
 def recall(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.datetime) -> Ticket:
     """重呼: announce the current ticket again."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     ticket, service = _require_current(session, window)
     service.recalls += 1
     service.last_called_at = now
@@ -213,8 +220,7 @@ def recall(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.
 def start_service(session: so.Session, hall: HallRef, number: int, actor: str,
                   now: dt.datetime) -> Ticket:
     """The called visitor has arrived at the window (optional: halls that mark arrival)."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     ticket, service = _require_current(session, window)
     if ticket.status == TicketStatus.CALLED:
         ticket.status = TicketStatus.SERVING
@@ -226,8 +232,7 @@ def start_service(session: so.Session, hall: HallRef, number: int, actor: str,
 
 def no_show(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.datetime) -> Ticket:
     """过号: the called visitor is not there."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     ticket, service = _require_current(session, window)
     _end_service(session, hall, window, ticket, service, "no_show", now)
     ticket.status, ticket.closed_at, ticket.close_reason = TicketStatus.NO_SHOW, now, "no_show"
@@ -243,8 +248,7 @@ def finish(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.
     if outcome not in OUTCOMES:
         raise DomainError("invalid_outcome", f"Unknown outcome {outcome!r}; use one of "
                           f"{', '.join(OUTCOMES)}.", "outcome")
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     ticket = _finish(session, hall, window, outcome, matters, actor, now)
     _record_window(session, hall, window, now)
     return ticket
@@ -256,8 +260,7 @@ def transfer(session: so.Session, hall: HallRef, number: int, actor: str, now: d
     if (to_queue is None) == (to_window is None):
         raise DomainError("invalid_transfer", "Give either 'queue' (e.g. \"B\") or 'window' "
                           "(e.g. 12) to transfer to, not both.", "queue")
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     target_queue_id = hall.queue_id(to_queue) if to_queue is not None else None
     target_window = None
     if to_window is not None:
@@ -286,8 +289,7 @@ def pause(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.d
           reason: str = "break") -> Window:
     """暂停服务: the window stops calling (break, meeting, training)."""
     reason = (reason or "break").strip()[:100] or "break"
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     if window.state == WindowState.CLOSED:
         raise Conflict("window_closed", f"Window {number} is closed; sign in before pausing it.")
     if window.ticket_id is not None:
@@ -304,8 +306,7 @@ def pause(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.d
 
 def resume(session: so.Session, hall: HallRef, number: int, actor: str, now: dt.datetime) -> Window:
     """The window serves again after a pause."""
-    lock_hall(session, hall)
-    window = get_window(session, hall, number)
+    window = lock_window(session, hall, number)
     if window.state != WindowState.PAUSED:
         raise Conflict("window_not_paused", f"Window {number} is not paused (it is "
                        f"{window.state.value}).")
@@ -322,5 +323,5 @@ def current_ticket(session: so.Session, hall: HallRef, number: int) -> Ticket | 
 
 
 __all__ = ["call_next", "recall", "no_show", "finish", "transfer", "pause", "resume", "sign_in",
-           "sign_out", "start_service", "current_ticket", "get_window", "get_ticket",
+           "sign_out", "start_service", "current_ticket", "get_window", "lock_window", "get_ticket",
            "AT_WINDOW_STATES"]
