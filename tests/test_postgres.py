@@ -126,3 +126,53 @@ def test_requests_after_the_database_dropped_every_connection_succeed(tmp_path, 
         assert call.status_code == 200 and call.get_json()["ticket"]["number"] == "A001"
     finally:
         rt.close()
+
+
+def test_windows_calling_at_once_on_postgresql_call_each_ticket_once(tmp_path, pg_url):
+    """Three windows press 下一位 at the same moment, again and again, on PostgreSQL: every ticket is
+    called by exactly one window, and the hall's events carry one seq each, 1…N without a gap."""
+    import threading
+
+    from hall import runtime as runtime_mod, tickets, windows
+    from support import FrozenClock, settings_for
+
+    db = Database(pg_url)
+    upgrade(db.engine)
+    db.dispose()
+    rt = runtime_mod.start(settings_for(tmp_path, database=pg_url), clock=FrozenClock(MONDAY_9))
+    hall = rt.halls["T1"]
+    seqs: list[int] = []
+    rt.bus.subscribe(lambda event: seqs.append(event.seq))
+    try:
+        for i in range(90):
+            with rt.db.write() as session:
+                tickets.issue_ticket(session, hall, tickets.IssueRequest(queue="AB"[i % 2]), "kiosk",
+                                     rt.clock.now())
+        called: dict[int, list[str]] = {1: [], 2: [], 3: []}
+        errors: list[BaseException] = []
+
+        def window(number: int) -> None:
+            try:
+                while True:
+                    with rt.db.write() as session:
+                        ticket = windows.call_next(session, hall, number, f"clerk{number}", rt.clock.now())
+                        number_called = ticket.number if ticket else None
+                    if number_called is None:
+                        return
+                    called[number].append(number_called)
+            except BaseException as err:  # noqa: BLE001 - reported below
+                errors.append(err)
+
+        pool = [threading.Thread(target=window, args=(n,)) for n in called]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        assert not errors, errors
+        every = [n for numbers in called.values() for n in numbers]
+        assert sorted(every) == sorted(f"{q}{k:03d}" for q in "AB" for k in range(1, 46))
+        assert all(called.values())  # all three windows took part
+        assert rt.bus.wait_idle(10)
+    finally:
+        rt.close()
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))
