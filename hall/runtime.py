@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hall import events, forecast, migrate
+from hall import events, forecast, migrate, tickets
 from hall.clock import Clock
 from hall.db import Database
 from hall.directory import HallRef, sync_config
@@ -92,6 +92,7 @@ def start(settings: Any, database_url: str | None = None, clock: Clock | None = 
     bus = events.EventBus()
     events.bind(db.write_sessions, bus)
     forecast.bind(db.write_sessions)
+    tickets.bind(db.write_sessions)
     return Runtime(settings=settings, db=db, halls=halls, bus=bus, clock=clock or Clock(),
                    secret=load_secret(pathlib.Path(settings.server.secret_key_file)))
 

@@ -60,18 +60,36 @@ def with_hall_lock(statement: sa.Select, hall_id: sa.ColumnElement[int]) -> sa.S
 
 
 _LOG = sa.insert(TicketEvent)  # built once: every ticket action writes one row
+_LOG_ROWS = "hall.ticket_log"  # session.info: this transaction's log rows, written before commit
 
 
 def log_ticket(session: so.Session, hall: HallRef, ticket: Ticket, kind: str, at: dt.datetime,
                actor: str, **extra: object) -> None:
-    """Append the ticket's log row (a Core insert: the log is never read back as objects)."""
+    """Append the ticket's log row. The rows of a transaction are inserted together just before
+    it commits (:func:`bind`): a call that finishes one visitor and calls the next writes its two
+    rows in one statement. Nothing reads the log inside the transaction that writes it."""
     if ticket.id is None:
         session.flush()  # a new ticket's row first: the log row refers to it
-    session.connection().execute(_LOG, {
+    session.info.setdefault(_LOG_ROWS, []).append({
         "hall_id": hall.id, "ticket_id": ticket.id, "kind": kind, "at": at,
         "queue_id": ticket.queue_id, "window_id": extra.pop("window_id", ticket.window_id),
         "service_id": extra.pop("service_id", None), "actor": actor, "data": extra or None})
     forecast.note_action(session, at)
+
+
+def bind(session_factory: so.sessionmaker) -> None:
+    """Write each transaction's ticket log rows (a Core insert of all of them) as it commits;
+    drop them when it rolls back."""
+
+    @sa.event.listens_for(session_factory, "before_commit")
+    def _write_log(session: so.Session) -> None:
+        rows = session.info.pop(_LOG_ROWS, None)
+        if rows:
+            session.connection().execute(_LOG, rows)
+
+    @sa.event.listens_for(session_factory, "after_soft_rollback")
+    def _drop_log(session: so.Session, previous_transaction: object) -> None:
+        session.info.pop(_LOG_ROWS, None)
 
 
 def _route(hall: HallRef, request: IssueRequest) -> tuple[str, list[str]]:
