@@ -105,6 +105,17 @@ _WINDOWS = (sa.select(Window.id, Window.state, _Seconds(Window.state_since, _NOW
 _WAITING = (sa.select(Ticket.queue_id, sa.func.count())
             .where(Ticket.queue_id.in_(sa.bindparam("queues", expanding=True)),
                    Ticket.status == TicketStatus.WAITING).group_by(Ticket.queue_id))
+# Both in one round trip: a window's row (kind 0: id, state, seconds in it, its step's queue,
+# seconds since that step's call), then a queue's (kind 1: queue id, NULL, people waiting, …).
+_NULL = sa.null()
+_WINDOWS_AND_WAITING = sa.union_all(
+    sa.select(sa.literal_column("0").label("kind"), *_WINDOWS.selected_columns)
+    .select_from(Window).outerjoin(Service, sa.and_(Service.ticket_id == Window.ticket_id,
+                                                    Service.ended_at.is_(None)))
+    .where(Window.id.in_(sa.bindparam("ids", expanding=True))),
+    sa.select(sa.literal_column("1"), Ticket.queue_id, _NULL, sa.cast(sa.func.count(), sa.Float), _NULL, _NULL)
+    .where(Ticket.queue_id.in_(sa.bindparam("queues", expanding=True)),
+           Ticket.status == TicketStatus.WAITING).group_by(Ticket.queue_id))
 _NOW = sa.select(sa.func.max(TicketEvent.at)).where(TicketEvent.hall_id == sa.bindparam("hall"))
 # The queue's tickets today (all, priority ones) and those of the last HORIZON_S: one range of the
 # numbering's unique index (origin_queue_id, business_day, seq), as before for the priority ones.
@@ -173,10 +184,13 @@ def _windows(session: so.Session, hall: HallRef, queue_id: int, service_s: float
     serving = [w for w in hall.settings.windows if prefix in w.queues and w.number in hall.window_ids]
     conn = session.connection()
     ids = [hall.window_ids[w.number] for w in serving]
-    rows = conn.execute(_WINDOWS, {"ids": ids, "now": now}).all() if ids else []
-    states = {row[0]: row[1:] for row in rows}
     others = sorted({hall.queue_ids[p] for w in serving for p in w.queues} | {queue_id})
-    waiting = dict(conn.execute(_WAITING, {"queues": others}).all()) if others else {}
+    states, waiting = {}, {}
+    for kind, key, *rest in conn.execute(_WINDOWS_AND_WAITING, {"ids": ids, "now": now, "queues": others}):
+        if kind == 0:
+            states[key] = tuple(rest)
+        else:
+            waiting[key] = int(rest[1])
     free, later = [], []
     for w, wid in zip(serving, ids):
         state, paused_for, current, spent = states.get(wid, (WindowState.CLOSED, None, None, None))
