@@ -30,13 +30,16 @@ def get_window(session: so.Session, hall: HallRef, number: int) -> Window:
     return window
 
 
+# Built once (every window action reads its window this way): the window, and with its queues.
+_LOCKED_WINDOW = with_hall_lock(sa.select(Window).where(Window.id == sa.bindparam("id")), Window.hall_id)
+_LOCKED_WINDOW_SERVES = _LOCKED_WINDOW.options(so.joinedload(Window.serves))
+
+
 def lock_window(session: so.Session, hall: HallRef, number: int, serves: bool = False) -> Window:
     """:func:`~hall.tickets.lock_hall` and the window row in one statement (one round trip): every
     window action starts here. With ``serves`` its queues come along too (call_next needs them)."""
-    statement = with_hall_lock(sa.select(Window).where(Window.id == hall.window_id(number)), Window.hall_id)
-    if serves:
-        statement = statement.options(so.joinedload(Window.serves))
-    window = session.scalars(statement).unique().one_or_none()
+    statement = _LOCKED_WINDOW_SERVES if serves else _LOCKED_WINDOW
+    window = session.scalars(statement, {"id": hall.window_id(number)}).unique().one_or_none()
     if window is None:  # pragma: no cover - the directory and the table agree after sync
         raise NotFound("unknown_window", f"Hall {hall.code} has no window {number}.", "window")
     return window
