@@ -182,6 +182,7 @@ def configure(settings: list[str], avg_scale: float | None) -> None:
         setattr(forecast, name, _value(text))
         if name in ("RECENT_SERVICES", "OUTCOMES"):  # the statement is built once at import
             forecast._RECENT = forecast._recent_statement(forecast.RECENT_SERVICES, forecast.OUTCOMES)
+            forecast._RECENT_ARRIVALS = forecast._with_arrivals(forecast._RECENT)
     if avg_scale is not None:
         current, previous = forecast._configured_s, forecast_previous._configured
         forecast._configured_s = lambda hall, queue_id: current(hall, queue_id) * avg_scale

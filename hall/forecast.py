@@ -102,17 +102,12 @@ _WINDOWS = (sa.select(Window.id, Window.state, _Seconds(Window.state_since, _NOW
                       _Seconds(Service.called_at, _NOW_PARAM))
             .outerjoin(Service, sa.and_(Service.ticket_id == Window.ticket_id, Service.ended_at.is_(None)))
             .where(Window.id.in_(sa.bindparam("ids", expanding=True))))
-_WAITING = (sa.select(Ticket.queue_id, sa.func.count())
-            .where(Ticket.queue_id.in_(sa.bindparam("queues", expanding=True)),
-                   Ticket.status == TicketStatus.WAITING).group_by(Ticket.queue_id))
-# Both in one round trip: a window's row (kind 0: id, state, seconds in it, its step's queue,
-# seconds since that step's call), then a queue's (kind 1: queue id, NULL, people waiting, …).
+# With the people waiting in the queues those windows serve, in one round trip: a window's row
+# (kind 0: id, state, seconds in it, its step's queue, seconds since that step's call), then a
+# queue's (kind 1: queue id, NULL, people waiting, NULL, NULL).
 _NULL = sa.null()
 _WINDOWS_AND_WAITING = sa.union_all(
-    sa.select(sa.literal_column("0").label("kind"), *_WINDOWS.selected_columns)
-    .select_from(Window).outerjoin(Service, sa.and_(Service.ticket_id == Window.ticket_id,
-                                                    Service.ended_at.is_(None)))
-    .where(Window.id.in_(sa.bindparam("ids", expanding=True))),
+    _WINDOWS.with_only_columns(sa.literal_column("0").label("kind"), *_WINDOWS.selected_columns),
     sa.select(sa.literal_column("1"), Ticket.queue_id, _NULL, sa.cast(sa.func.count(), sa.Float), _NULL, _NULL)
     .where(Ticket.queue_id.in_(sa.bindparam("queues", expanding=True)),
            Ticket.status == TicketStatus.WAITING).group_by(Ticket.queue_id))
@@ -123,9 +118,15 @@ _ARRIVALS = (sa.select(sa.func.count(), _how_many(Ticket.priority != Priority.NO
                        _how_many(Ticket.issued_at >= sa.bindparam("since")))
              .where(Ticket.origin_queue_id == sa.bindparam("queue"),
                     Ticket.business_day == sa.bindparam("day")))
-# Both of them in one round trip (each is one row): the recent steps' four figures, then the
-# arrivals' three.
-_RECENT_ARRIVALS = sa.select(_RECENT.subquery("recent").join(_ARRIVALS.subquery("arrivals"), sa.true()))
+
+
+def _with_arrivals(recent: sa.Select) -> sa.Select:
+    """``recent`` (see _recent_statement) and _ARRIVALS in one round trip (each is one row): the
+    recent steps' four figures, then the arrivals' three."""
+    return sa.select(recent.subquery("recent").join(_ARRIVALS.subquery("arrivals"), sa.true()))
+
+
+_RECENT_ARRIVALS = _with_arrivals(_RECENT)
 
 
 def _configured_s(hall: HallRef, queue_id: int) -> float:
