@@ -1,4 +1,5 @@
-"""Period reports of a hall (统计报表) by day, month, hour, queue, department, window or clerk, and clerk attendance (考勤)."""
+"""Period reports of a hall (统计报表) by day, month, hour, queue, department, window or clerk,
+and of several halls together; clerk attendance (考勤) is in hall.attendance."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,35 +11,22 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from hall import calendar
+from hall.attendance import INF, epoch_seconds, span, window_segments
 from hall.directory import HallRef
 from hall.evaluation import RATED_OUTCOMES
-from hall.models import Service, Staff, Ticket, TicketStatus, WindowEvent
+from hall.models import Service, Staff, Ticket, TicketStatus
 
 GROUPINGS = ("day", "month", "hour", "queue", "department", "window", "clerk")
 TICKET_GROUPINGS = ("day", "month", "hour", "queue", "department")  # issued/no_show per ticket
 MAX_DAYS = 366
-INF = float("inf")
 
 
 def _ratio(part: float, whole: float | None) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _epoch(session: so.Session, column: Any) -> Any:
-    """Seconds since the epoch computed by the database: no datetime conversion per row."""
-    if session.get_bind().dialect.name == "sqlite":  # stored as UTC text
-        return sa.func.round((sa.func.julianday(column) - 2440587.5) * 86400.0, 3)
-    return sa.cast(sa.extract("epoch", column), sa.Float)
-
-
 def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-
-
-def _span(hall: HallRef, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    zone = ZoneInfo(hall.timezone)
-    return (dt.datetime.combine(date_from, dt.time(), zone),
-            dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), zone))
 
 
 # The additive sums behind one row of a report, as whole numbers (times in milliseconds): the sums
@@ -171,7 +159,7 @@ def day_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: d
     conn = session.connection()
     if want_hour:  # the local hour of issue: one row per ticket
         ticket_rows: Iterable[Any] = ((d, t, q, s, 1) for d, t, q, s in conn.execute(
-            sa.select(day_text, _epoch(session, Ticket.issued_at), Ticket.origin_queue_id, status_text)
+            sa.select(day_text, epoch_seconds(session, Ticket.issued_at), Ticket.origin_queue_id, status_text)
             .where(in_period)))
     else:
         ticket_rows = conn.execute(
@@ -199,10 +187,10 @@ def day_parts(session: so.Session, hall: HallRef, date_from: dt.date, date_to: d
     rows = conn.execute(
         sa.select(Service.ticket_id, sa.type_coerce(Service.business_day, sa.String),
                   Service.queue_id, Service.window_id, Service.staff_id,
-                  _epoch(session, Service.waiting_since), _epoch(session, Service.called_at),
-                  _epoch(session, Service.last_called_at), _epoch(session, Service.ended_at),
+                  epoch_seconds(session, Service.waiting_since), epoch_seconds(session, Service.called_at),
+                  epoch_seconds(session, Service.last_called_at), epoch_seconds(session, Service.ended_at),
                   Service.outcome, status_text, Ticket.origin_queue_id,
-                  _epoch(session, Ticket.issued_at))
+                  epoch_seconds(session, Ticket.issued_at))
         .join(Ticket, Ticket.id == Service.ticket_id)
         .where(Service.hall_id == hall.id, service_days)
         .order_by(Service.ticket_id, Service.id))
@@ -420,102 +408,3 @@ def city_report(session: so.Session, halls: Iterable[HallRef], date_from: dt.dat
     return {"hall": scope, "halls": [h.code for h in halls], "from": date_from.isoformat(),
             "to": date_to.isoformat(), "by": by, "rows": rows,
             "total": _totals(total, len(days_with_tickets), False)}
-
-
-def window_segments(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
-                    cap: float = INF) -> list[dict[str, Any]]:
-    """The open and paused stretches of every window from its sign-in/sign-out/pause/resume log,
-    in epoch seconds; one left open ends at ``cap`` (now) or at the end of its local day."""
-    start, end = _span(hall, date_from, date_to)
-    zone = ZoneInfo(hall.timezone)
-    rows = session.connection().execute(
-        sa.select(WindowEvent.window_id, WindowEvent.staff_id, WindowEvent.kind,
-                  WindowEvent.reason, _epoch(session, WindowEvent.at))
-        .where(WindowEvent.hall_id == hall.id, WindowEvent.at >= start, WindowEvent.at < end)
-        .order_by(WindowEvent.window_id, WindowEvent.at, WindowEvent.id)).all()
-    out: list[dict[str, Any]] = []
-
-    def day_end(t: float) -> float:
-        local = dt.datetime.fromtimestamp(t, zone).date() + dt.timedelta(days=1)
-        return dt.datetime.combine(local, dt.time(), zone).timestamp()
-
-    def close(state: dict[str, Any] | None, at: float) -> None:
-        if state is not None:
-            stop = min(at, day_end(state["start"]), cap)
-            if stop > state["start"]:
-                out.append({**state, "end": stop})
-
-    current: dict[str, Any] | None = None
-    previous_window = None
-    for window_id, staff_id, kind, reason, at in rows:
-        if window_id != previous_window:
-            close(current, INF)
-            current, previous_window = None, window_id
-        close(current, at)
-        number = hall.window_numbers.get(window_id)
-        base = {"window": number, "window_id": window_id, "staff_id": staff_id, "start": at,
-                "reason": None}
-        if kind in ("sign_in", "resume"):
-            current = {**base, "kind": "open"}
-        elif kind == "pause":
-            current = {**base, "kind": "pause", "reason": reason}
-        else:  # sign_out
-            current = None
-    close(current, INF)
-    return out
-
-
-def attendance(session: so.Session, hall: HallRef, date_from: dt.date, date_to: dt.date,
-               now: dt.datetime | None = None) -> dict[str, Any]:
-    """Per clerk and day (考勤): first sign-in, last sign-out, open time, pause time by reason."""
-    start, end = _span(hall, date_from, date_to)
-    zone = ZoneInfo(hall.timezone)
-    staff = {s.id: s for s in session.scalars(sa.select(Staff).where(Staff.hall_id == hall.id))}
-    days: dict[tuple[int, dt.date], dict[str, Any]] = {}
-
-    def entry(staff_id: int, at: dt.datetime) -> dict[str, Any]:
-        local = at.astimezone(zone)
-        return days.setdefault((staff_id, local.date()), {
-            "date": local.date().isoformat(), "sign_in": None, "sign_out": None, "windows": set(),
-            "open_s": 0.0, "pause_s": {}})
-
-    for staff_id, window_id, kind, at in session.execute(
-            sa.select(WindowEvent.staff_id, WindowEvent.window_id, WindowEvent.kind, WindowEvent.at)
-            .where(WindowEvent.hall_id == hall.id, WindowEvent.at >= start, WindowEvent.at < end,
-                   WindowEvent.staff_id.is_not(None), WindowEvent.kind.in_(("sign_in", "sign_out")))
-            .order_by(WindowEvent.at, WindowEvent.id)):
-        e = entry(staff_id, at)
-        e["windows"].add(hall.window_numbers.get(window_id))
-        stamp = at.astimezone(zone).isoformat(timespec="seconds")
-        if kind == "sign_in" and e["sign_in"] is None:
-            e["sign_in"] = stamp
-        elif kind == "sign_out":
-            e["sign_out"] = stamp
-    cap = now.timestamp() if now else INF
-    for seg in window_segments(session, hall, date_from, date_to, cap):
-        if seg["staff_id"] is None:
-            continue
-        e = entry(seg["staff_id"], dt.datetime.fromtimestamp(seg["start"], dt.timezone.utc))
-        e["windows"].add(seg["window"])
-        length = seg["end"] - seg["start"]
-        if seg["kind"] == "open":
-            e["open_s"] += length
-        else:
-            e["pause_s"][seg["reason"]] = e["pause_s"].get(seg["reason"], 0.0) + length
-    clerks: dict[int, dict[str, Any]] = {}
-    for (staff_id, _), e in sorted(days.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        person = staff.get(staff_id)
-        clerk = clerks.setdefault(staff_id, {
-            "login": person.login if person else None, "name": person.name if person else None,
-            "days": [], "open_s": 0.0, "pause_s": {}})
-        e["windows"] = sorted(w for w in e["windows"] if w is not None)
-        e["open_s"] = round(e["open_s"], 1)
-        e["pause_s"] = {r: round(s, 1) for r, s in sorted(e["pause_s"].items())}
-        e["pause_total_s"] = round(sum(e["pause_s"].values()), 1)
-        clerk["days"].append(e)
-        clerk["open_s"] = round(clerk["open_s"] + e["open_s"], 1)
-        for reason, seconds in e["pause_s"].items():
-            clerk["pause_s"][reason] = round(clerk["pause_s"].get(reason, 0.0) + seconds, 1)
-    ordered = sorted(clerks.values(), key=lambda c: str(c["login"]))
-    return {"hall": hall.code, "from": date_from.isoformat(), "to": date_to.isoformat(),
-            "clerks": ordered}

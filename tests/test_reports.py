@@ -9,7 +9,7 @@ import re
 import pytest
 
 from factories import act, make_ticket, open_window
-from hall import report_export, reports, stats
+from hall import attendance, report_export, reports, stats
 from support import MONDAY_9
 
 CST = MONDAY_9.tzinfo
@@ -161,7 +161,7 @@ def test_a_window_still_open_counts_up_to_now(rt, hall):
 
 def test_attendance_sign_in_out_and_pause_by_reason(month, hall):
     with month.db.read() as session:
-        data = reports.attendance(session, hall, MON, TUE, now=month.clock.now())
+        data = attendance.attendance(session, hall, MON, TUE, now=month.clock.now())
     clerks = {c["login"]: c for c in data["clerks"]}
     (day,) = clerks["clerk01"]["days"]
     assert day["date"] == "2026-11-30" and day["windows"] == [1]

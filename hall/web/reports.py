@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from hall import calendar, report_export, reports
+from hall import attendance, calendar, report_export, reports
 from hall.web.auth import STAFF_ROLES, require, runtime
 from hall.web.errors import ApiError, api_date
 from hall.web.pages import page_hall, strings
@@ -70,7 +70,7 @@ def _attendance(code: str) -> tuple[Any, dict[str, Any]]:
     require(hall, STAFF_ROLES)
     start, end = period(hall.timezone)
     with rt.db.read() as db:
-        return hall, reports.attendance(db, hall, start, end, now=rt.clock.now())
+        return hall, attendance.attendance(db, hall, start, end, now=rt.clock.now())
 
 
 def file_response(content: bytes, mimetype: str, name: str) -> Response:

@@ -311,7 +311,7 @@ class CityOut(BaseModel):
     totals: CityTotalsOut
 
 
-# Period reports (统计报表, hall/reports.py) and attendance (考勤).
+# Period reports (统计报表, hall/reports.py) and attendance (考勤, hall/attendance.py).
 class ReportRow(BaseModel):
     key: str | int | None = Field(description="The group: a date, a month (2026-11), an hour (09:00), a "
                                   "queue prefix, a department code, a window number or a clerk login.")
