@@ -188,13 +188,33 @@ def record(session: so.Session, hall_id: int, hall_code: str, name: str, at: dt.
 
 
 _BUMP_SEQ: sa.Update | None = None
+_PUBLISH_LOCKS = "hall.publish_locks"
+_publish_locks: dict[int, threading.Lock] = {}
+_publish_locks_guard = threading.Lock()
+
+
+def _publish_lock(hall_id: int) -> threading.Lock:
+    """This process's lock on publishing hall ``hall_id``'s events (one per hall, made once)."""
+    lock = _publish_locks.get(hall_id)
+    if lock is None:
+        with _publish_locks_guard:
+            lock = _publish_locks.setdefault(hall_id, threading.Lock())
+    return lock
+
+
+def _release_publish_locks(session: so.Session) -> None:
+    for lock in reversed(session.info.pop(_PUBLISH_LOCKS, ())):
+        lock.release()
 
 
 def _number(session: so.Session) -> None:
     """Give the pending events their halls' next seq numbers, one UPDATE per hall, in order.
 
-    Done in the committing transaction, so seq numbers are gap-free across processes; the
-    hall row stays locked until commit, so they are also published in commit order.
+    Done in the committing transaction, so seq numbers are gap-free across processes. The hall
+    row stays locked until COMMIT; the hall's publish lock (taken here, after the row, and let go
+    once the events are on the bus) keeps this process's next transaction of the hall from
+    publishing between this one's COMMIT and its publish, so a process publishes a hall's events
+    in seq order.
     """
     from hall.models import Hall  # local: models imports nothing of this module
 
@@ -210,8 +230,12 @@ def _number(session: so.Session) -> None:
         _BUMP_SEQ = (table.update().where(table.c.id == sa.bindparam("hall"))
                      .values(event_seq=table.c.event_seq + sa.bindparam("n", type_=sa.BigInteger))
                      .returning(table.c.event_seq))
+    held = session.info.setdefault(_PUBLISH_LOCKS, [])
     for hall_id, indexes in sorted(by_hall.items()):
         last = session.connection().execute(_BUMP_SEQ, {"hall": hall_id, "n": len(indexes)}).scalar_one()
+        lock = _publish_lock(hall_id)
+        lock.acquire()  # free at once unless this process's previous transaction is still publishing
+        held.append(lock)
         for offset, index in enumerate(indexes):
             pending[index] = dataclasses.replace(pending[index], seq=last - len(indexes) + 1 + offset)
 
@@ -226,9 +250,17 @@ def bind(session_factory: so.sessionmaker, bus: EventBus) -> None:
     @sa.event.listens_for(session_factory, "after_commit")
     def _after_commit(session: so.Session) -> None:
         events = session.info.pop(_PENDING, None)
-        if events:
-            bus.publish(events)
+        try:
+            if events:
+                bus.publish(events)
+        finally:
+            _release_publish_locks(session)
 
     @sa.event.listens_for(session_factory, "after_soft_rollback")
     def _after_rollback(session: so.Session, previous_transaction: Any) -> None:
         session.info.pop(_PENDING, None)
+
+    @sa.event.listens_for(session_factory, "after_transaction_end")
+    def _after_end(session: so.Session, transaction: so.SessionTransaction) -> None:
+        if transaction.parent is None:  # rolled back, or a flush or COMMIT that failed
+            _release_publish_locks(session)

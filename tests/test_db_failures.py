@@ -85,3 +85,34 @@ def test_no_free_database_connection_answers_503_not_500(served, monkeypatch):
     assert r.status_code == 503
     assert r.get_json()["error"]["code"] == "database_unavailable"
     assert _counts(path) == (0, 0)
+
+
+def test_a_commit_that_fails_after_numbering_its_events_blocks_nothing(served):
+    """The events of a transaction get their seq (and the hall's publish lock) just before COMMIT;
+    when the COMMIT then fails, the kiosk gets 503 and the hall's next ticket is issued and
+    published as usual — the failed one left no lock behind and published nothing."""
+    import threading
+
+    app, rt, headers, path = served
+    published: list[tuple[str, int]] = []
+    rt.bus.subscribe(lambda event: published.append((event.name, event.seq)))
+
+    def commit_fails(session) -> None:  # after events.bind's listener: the seq are given
+        raise sa.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    sa.event.listen(rt.db.write_sessions, "before_commit", commit_fails)
+    try:
+        r = app.test_client().post("/api/v1/halls/T1/tickets", json={"queue": "A"}, headers=headers)
+    finally:
+        sa.event.remove(rt.db.write_sessions, "before_commit", commit_fails)
+    assert r.status_code == 503 and _counts(path) == (0, 0)
+    answers = []
+    # Another thread, as the next request would be: a lock left held would make it wait forever.
+    worker = threading.Thread(target=lambda: answers.append(app.test_client().post(
+        "/api/v1/halls/T1/tickets", json={"queue": "A"}, headers=headers)))
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the hall's next ticket waited on a lock the failed commit kept"
+    assert answers[0].status_code == 201 and answers[0].get_json()["number"] == "A001"
+    assert rt.bus.wait_idle(5)
+    assert published == [("ticket.issued", 1), ("queue.changed", 2)]

@@ -176,3 +176,58 @@ def test_windows_calling_at_once_on_postgresql_call_each_ticket_once(tmp_path, p
     finally:
         rt.close()
     assert sorted(seqs) == list(range(1, len(seqs) + 1))
+
+
+def test_a_hall_s_events_are_published_in_seq_order_when_commits_race(tmp_path, pg_url):
+    """A transaction commits and its thread is held up before it publishes; meanwhile the next
+    action of the hall (free of the hall row since the COMMIT) commits too. The screens of this
+    process must still get the first action's events first: seq 1, 2, then 3, 4 — an event ahead
+    of its predecessor makes every hall page fetch a new snapshot."""
+    import threading
+    import time
+
+    from hall import runtime as runtime_mod, tickets
+    from support import FrozenClock, settings_for
+
+    db = Database(pg_url)
+    upgrade(db.engine)
+    db.dispose()
+    rt = runtime_mod.start(settings_for(tmp_path, database=pg_url), clock=FrozenClock(MONDAY_9))
+    hall = rt.halls["T1"]
+    published: list[int] = []
+    rt.bus.subscribe(lambda event: published.append(event.seq))
+    first_committed = threading.Event()
+    slow = threading.local()
+
+    def hold_up_the_first(session) -> None:  # runs after COMMIT, before the events are published
+        if getattr(slow, "on", False):
+            first_committed.set()
+            time.sleep(0.5)
+
+    sa.event.listen(rt.db.write_sessions, "after_commit", hold_up_the_first, insert=True)
+    errors: list[BaseException] = []
+
+    def issue(queue: str, held_up: bool) -> None:
+        try:
+            slow.on = held_up
+            if not held_up:
+                assert first_committed.wait(5)
+            with rt.db.write() as session:
+                tickets.issue_ticket(session, hall, tickets.IssueRequest(queue=queue), "kiosk",
+                                     rt.clock.now())
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    try:
+        threads = [threading.Thread(target=issue, args=("A", True)),
+                   threading.Thread(target=issue, args=("B", False))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert rt.bus.wait_idle(10)
+    finally:
+        sa.event.remove(rt.db.write_sessions, "after_commit", hold_up_the_first)
+        rt.close()
+    assert published == [1, 2, 3, 4]  # ticket.issued and queue.changed of A001, then of B001
