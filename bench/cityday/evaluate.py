@@ -6,6 +6,7 @@ import bisect
 import collections
 import dataclasses
 
+GAP_WAIT_S = 1.0  # hall/static/js/live.js GAP_WAIT_MS: how long a hall page waits for a late event
 
 @dataclasses.dataclass
 class Figures:
@@ -64,6 +65,8 @@ def evaluate(sessions: list[dict], truth: dict, final: dict[str, int], calls: li
             got: dict[int, float] = {}
             hall_room = kind in ("screen", "kiosk", "dashboard", "city")
             previous = shown = lo  # shown: the seq a hall page (live.js) is at
+            held: set[int] = set()  # live.js: events after a gap wait GAP_WAIT_S for the missing one
+            gap_since = 0.0
             for seq, t in zip(seqs, times):
                 if seq in got:
                     duplicates += 1
@@ -73,12 +76,21 @@ def evaluate(sessions: list[dict], truth: dict, final: dict[str, int], calls: li
                     out_of_order += 1
                     reordered.add((hall, seq))
                 previous = max(previous, seq)
-                if hall_room and seq > shown:
-                    if seq > shown + 1:  # live.js: a gap → emit("resync"), a new snapshot
-                        resyncs += 1
-                        shown = max(shown, seq)
-                    else:
-                        shown = seq
+                if not hall_room:
+                    continue
+                if held and t - gap_since > GAP_WAIT_S:  # it gave up: emit("resync"), a new snapshot
+                    resyncs += 1
+                    shown, held = max(shown, *held), set()
+                if seq == shown + 1:
+                    shown = seq
+                    while shown + 1 in held:
+                        held.discard(shown + 1)
+                        shown += 1
+                elif seq > shown:
+                    if not held:
+                        gap_since = t
+                    held.add(seq)
+            resyncs += bool(held)  # still waiting at the end: it will ask
             if kind in ("screen", "kiosk", "dashboard", "city"):
                 expected = range(lo + 1, hi + 1)
             elif kind == "window":

@@ -6,7 +6,7 @@ import os
 
 from common import percentile
 
-from .evaluate import Figures, evaluate
+from .evaluate import GAP_WAIT_S, Figures, evaluate
 
 
 def _ms(values: list[float]) -> str:
@@ -106,7 +106,8 @@ def report(opts, visitors, city, codes, specs, mobile_cap, ready, done, results,
     lines.append(f"delivered {ev['delivered']:,}/{ev['expected']:,} ({100 * share:.2f} %); missing by kind "
                  f"{ev['missing_by_kind'] or 0}; duplicates {ev['duplicates']}, misrouted {ev['misrouted']}; "
                  f"arrived after a higher seq {ev['out_of_order']:,} times ({ev['reordered_events']:,} events), "
-                 f"so hall pages would have resynced {ev['resyncs']:,} times; calls matched to their event "
+                 f"hall pages (waiting up to {GAP_WAIT_S:g} s for a late one) would have resynced {ev['resyncs']:,} "
+                 f"times; calls matched to their event "
                  f"{ev['calls_matched']:,} (unmatched {ev['calls_unmatched']})")
     if foreign:
         by_hall = collections.Counter()

@@ -156,3 +156,65 @@ def test_printer_fault_shows_on_the_slip(hall_server, browser):
     page.click('[data-queue="B"]')
     expect(page.locator('[data-t="printer"]')).to_be_visible(timeout=T)
     expect(page.locator('[data-t="printer"]')).to_contain_text("打印机故障")
+
+
+def test_a_hall_screen_puts_events_that_arrive_out_of_order_back_in_order(hall_server, browser):
+    """With several server processes one hall's events can reach a screen out of order (each
+    process forwards its own through Redis). The screen holds an event that comes after a gap
+    until the missing one arrives and shows both, without asking for a new snapshot; an event
+    that never comes makes it ask after a second, and the snapshot puts it right."""
+    import time
+
+    from hall import realtime, tickets
+
+    url, tok = hall_server.url, hall_server.tokens
+    rt = hall_server.app.extensions["hall"]
+    sio = hall_server.app.extensions["hall.socketio"]
+    resyncs: list[str] = []
+    handlers = sio.server.handlers[realtime.NAMESPACE]
+    answer_resync = handlers["resync"]
+
+    def counting_resync(*args):
+        resyncs.append(args[0])
+        return answer_resync(*args)
+
+    handlers["resync"] = counting_resync
+    deliver = next(s for lane in rt.bus._lanes for _, s in lane.subscribers
+                   if getattr(s, "__qualname__", "").endswith("init_app.<locals>.deliver"))
+
+    def issue_unsent(queue: str) -> list:
+        """Issue a ticket with live delivery held back: its events, to send by hand."""
+        caught: list = []
+        rt.bus.unsubscribe(deliver)
+        rt.bus.subscribe(caught.append)
+        try:
+            with rt.db.write() as session:
+                tickets.issue_ticket(session, rt.halls["T1"], tickets.IssueRequest(queue=queue),
+                                     "kiosk", rt.clock.now())
+            assert rt.bus.wait_idle(5)
+        finally:
+            rt.bus.unsubscribe(caught.append)
+            rt.bus.subscribe(deliver, own_thread=True)
+        assert [e.name for e in caught] == ["ticket.issued", "queue.changed"]
+        return caught
+
+    screen = browser.new_page(viewport={"width": 1920, "height": 1080})
+    screen.goto(f"{url}/screen/T1?token={tok['screen']}")
+    queue_a = screen.locator("#queues li").first
+    expect(queue_a).to_contain_text("A", timeout=T)
+    waiting_a = queue_a.locator("b")
+    expect(waiting_a).to_have_text("0")
+
+    issued, changed = issue_unsent("A")  # seq 1, 2
+    deliver(changed)  # 2 first: held, waiting for 1
+    time.sleep(0.3)
+    expect(waiting_a).to_have_text("0")
+    deliver(issued)
+    expect(waiting_a).to_have_text("1", timeout=T)
+    time.sleep(1.5)  # past the wait: a screen that had given up would have asked by now
+    assert resyncs == []
+
+    _lost, changed = issue_unsent("A")  # seq 3 never reaches the screen, 4 does
+    deliver(changed)
+    expect(waiting_a).to_have_text("2", timeout=T)  # from the snapshot it asked for
+    assert len(resyncs) == 1

@@ -55,8 +55,14 @@ window.Hall = (function () {
     el.hidden = !text;
   }
 
+  // How long a hall page holds events that came after a gap, waiting for the missing one, before
+  // it asks for a new snapshot. With several server processes, one hall's events can reach a
+  // page out of order (each process forwards its own through Redis): mostly by milliseconds.
+  const GAP_WAIT_MS = 1000;
+
   // Connect to /live; call onSnapshot(snap) and onEvent(name, event) in seq order.
-  // hallRoom: every seq of the hall arrives, so a gap means a missed event → ask for a snapshot.
+  // hallRoom: every seq of the hall arrives, so a gap means a late or missed event: the events
+  // after it wait (GAP_WAIT_MS) for it, then the page asks for a snapshot.
   function live(auth, opts) {
     const names = ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.no_show",
       "ticket.finished", "ticket.transferred", "ticket.cancelled", "ticket.rated",
@@ -64,20 +70,40 @@ window.Hall = (function () {
     const offline = document.getElementById("offline");
     const socket = io("/live", { auth, reconnectionDelay: 500, reconnectionDelayMax: 3000 });
     let seq = -1;
+    const held = new Map();  // seq → [name, event]: arrived after a gap
+    let gapTimer = null;
+    function catchUp() {  // apply the held events that follow on; wait for the rest, or resync
+      for (const k of [...held.keys()]) if (k <= seq) held.delete(k);
+      while (held.has(seq + 1)) {
+        const [name, ev] = held.get(seq + 1);
+        held.delete(seq + 1);
+        seq = ev.seq;
+        opts.onEvent(name, ev);
+      }
+      if (held.size === 0) {
+        clearTimeout(gapTimer);
+        gapTimer = null;
+      } else if (gapTimer === null) {
+        gapTimer = setTimeout(() => { gapTimer = null; socket.emit("resync"); }, GAP_WAIT_MS);
+      }
+    }
     socket.on("snapshot", (snap) => {
       seq = snap.seq;
       if (snap.at) skewMs = Date.parse(snap.at) - Date.now();
       if (snap.timezone) timeZone = snap.timezone;
       opts.onSnapshot(snap);
+      catchUp();
     });
     names.forEach((name) => socket.on(name, (ev) => {
       if (seq < 0 || ev.seq <= seq) return;  // already part of the snapshot
       if (opts.hallRoom && ev.seq > seq + 1) {
-        socket.emit("resync");
+        held.set(ev.seq, [name, ev]);
+        catchUp();
         return;
       }
       seq = ev.seq;
       opts.onEvent(name, ev);
+      catchUp();
     }));
     socket.on("connect", () => { if (offline) offline.hidden = true; });
     socket.on("disconnect", () => { if (offline) offline.hidden = false; });
