@@ -145,16 +145,18 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
     def deliver(event: events.Event) -> None:
         message = event.as_message()
         public = _public(message)
-        socketio.emit(event.name, public, to=hall_room(event.hall), namespace=NAMESPACE)
+        # One emit for the rooms that get the public form (one message through Redis, encoded
+        # once, each client once), one for the ticket's room, which gets its secret link.
+        rooms = [hall_room(event.hall)]
         number = event.window_number
         if number is not None:
-            socketio.emit(event.name, public, to=window_room(event.hall, number), namespace=NAMESPACE)
-        if event.ticket_id is not None:
-            socketio.emit(event.name, message, to=ticket_room(event.ticket_id), namespace=NAMESPACE)
+            rooms.append(window_room(event.hall, number))
         queue = message.get("queue")
         if event.name == events.QUEUE_CHANGED and isinstance(queue, dict) and queue.get("prefix"):
-            socketio.emit(event.name, public, to=queue_room(event.hall, queue["prefix"]),
-                          namespace=NAMESPACE)
+            rooms.append(queue_room(event.hall, queue["prefix"]))
+        socketio.emit(event.name, public, to=rooms, namespace=NAMESPACE)
+        if event.ticket_id is not None:
+            socketio.emit(event.name, message, to=ticket_room(event.ticket_id), namespace=NAMESPACE)
 
     # Its own delivery thread: fanning an event out to thousands of sockets must not delay
     # the LED screens, printers and voice, which subscribe to the same bus.
@@ -168,7 +170,11 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
             leave_room(room)  # e.g. the old queue of a ticket that was transferred
         for room in rooms:
             join_room(room)
-        socketio.emit("snapshot", make_snapshot(), to=request.sid, namespace=NAMESPACE)
+        # Straight to the client, which is connected to this process: not through Redis to
+        # every process (a hall's snapshot is its whole state). Events already on their way
+        # through Redis arrive after it, and the client drops those the snapshot covers.
+        socketio.emit("snapshot", make_snapshot(), to=request.sid, namespace=NAMESPACE,
+                      ignore_queue=True)
 
     @socketio.on("connect", namespace=NAMESPACE)
     def on_connect(auth: Any = None):
