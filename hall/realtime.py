@@ -172,7 +172,10 @@ def init_app(app: Flask, rt: Runtime) -> SocketIO:
             join_room(room)
         # Straight to the client, which is connected to this process: not through Redis to
         # every process (a hall's snapshot is its whole state). Events already on their way
-        # through Redis arrive after it, and the client drops those the snapshot covers.
+        # through Redis arrive after it, and the client drops those the snapshot covers. On
+        # connect it goes out just before the namespace's CONNECT packet (sent once this handler
+        # returns), as it always did with one process; Socket.IO clients hold such events until
+        # the CONNECT, the browser's (socket.io-client's receive buffer) included.
         socketio.emit("snapshot", make_snapshot(), to=request.sid, namespace=NAMESPACE,
                       ignore_queue=True)
 
