@@ -118,6 +118,7 @@ def evaluate(sessions: list[dict], truth: dict, final: dict[str, int], calls: li
     return {"expected": expected_n, "delivered": delivered_n, "duplicates": duplicates,
             "misrouted": misrouted, "after_end": late_seen, "out_of_order": out_of_order,
             "reordered_events": len(reordered), "resyncs": resyncs,
+            "reordered_names": dict(collections.Counter(truth[k][0] for k in reordered if k in truth)),
             "missing_by_kind": dict(missing_by_kind), "expected_by_kind": dict(expected_by_kind),
             "lat_sent": dict(lat_sent), "lat_answer": dict(lat_answer), "lat_cross": dict(lat_cross),
             "calls_matched": len(sent), "calls_unmatched": unmatched}

@@ -105,7 +105,8 @@ def report(opts, visitors, city, codes, specs, mobile_cap, ready, done, results,
                 lines.append(f"{'  client on the ' + where + ' as the call':<44}{_ms(ev['lat_cross'][where])}")
     lines.append(f"delivered {ev['delivered']:,}/{ev['expected']:,} ({100 * share:.2f} %); missing by kind "
                  f"{ev['missing_by_kind'] or 0}; duplicates {ev['duplicates']}, misrouted {ev['misrouted']}; "
-                 f"arrived after a higher seq {ev['out_of_order']:,} times ({ev['reordered_events']:,} events), "
+                 f"arrived after a higher seq {ev['out_of_order']:,} times ({ev['reordered_events']:,} events"
+                 f"{': ' + ', '.join(f'{k} {v}' for k, v in sorted(ev['reordered_names'].items())) if ev['reordered_names'] else ''}), "
                  f"hall pages (waiting up to {GAP_WAIT_S:g} s for a late one) would have resynced {ev['resyncs']:,} "
                  f"times; calls matched to their event "
                  f"{ev['calls_matched']:,} (unmatched {ev['calls_unmatched']})")
@@ -157,7 +158,8 @@ def report(opts, visitors, city, codes, specs, mobile_cap, ready, done, results,
             "expected": ev["expected"], "delivered": ev["delivered"], "delivered_share": share,
             "missing_by_kind": ev["missing_by_kind"], "expected_by_kind": ev["expected_by_kind"],
             "duplicates": ev["duplicates"], "misrouted": ev["misrouted"], "out_of_order": ev["out_of_order"],
-            "reordered_events": ev["reordered_events"], "resyncs": ev["resyncs"],
+            "reordered_events": ev["reordered_events"], "reordered_names": ev["reordered_names"],
+            "resyncs": ev["resyncs"],
             "foreign_events": sum(foreign.values()),
             "connected_mean": statistics_mean(in_day), "connected_peak": max(in_day, default=0),
             "mobile": mobile, "mobile_cap": mobile_cap, "disconnects": disconnects,
