@@ -218,3 +218,53 @@ def test_a_hall_screen_puts_events_that_arrive_out_of_order_back_in_order(hall_s
     deliver(changed)
     expect(waiting_a).to_have_text("2", timeout=T)  # from the snapshot it asked for
     assert len(resyncs) == 1
+
+
+STUB_SOCKET_IO = """
+window.__sockets = [];
+Object.defineProperty(window, "io", {
+  configurable: true,
+  set(_) {},  // the real socket.io script assigns io: keep the stub
+  get() {
+    return (path, options) => {
+      const socket = { handlers: {}, emitted: [],
+        on(name, cb) { this.handlers[name] = cb; return this; },
+        emit(name) { this.emitted.push(name); return this; } };
+      window.__sockets.push(socket);
+      return socket;
+    };
+  },
+});
+"""
+
+
+def test_a_hall_screen_keeps_an_event_that_arrives_before_its_snapshot(hall_server, browser):
+    """An event committed while the server reads a new client's snapshot can reach the client
+    before the snapshot (same process, same socket). The page keeps it and applies it after the
+    snapshot when it follows on, instead of dropping it and asking for a new snapshot. The socket
+    is a stub here, so the order is the test's."""
+    url, tok = hall_server.url, hall_server.tokens
+    screen = browser.new_page(viewport={"width": 1920, "height": 1080})
+    screen.add_init_script(STUB_SOCKET_IO)
+    screen.goto(f"{url}/screen/T1?token={tok['screen']}")
+    screen.wait_for_function("window.__sockets.length === 1")
+
+    def fire(name: str, payload: dict) -> None:
+        screen.evaluate("([n, p]) => window.__sockets[0].handlers[n](p)", [name, payload])
+
+    def queue(waiting: int) -> dict:
+        return {"prefix": "A", "name": "综合", "open": True, "waiting": waiting, "expected_wait_s": 0}
+
+    fire("queue.changed", {"seq": 6, "hall": "T1", "queue": queue(3)})  # before the snapshot
+    fire("snapshot", {"hall": "T1", "seq": 5, "queues": [queue(2)], "windows": [], "recent_calls": [],
+                      "notices": [], "devices": []})
+    waiting_a = screen.locator("#queues li").first.locator("b")
+    expect(waiting_a).to_have_text("3", timeout=T)
+    fire("queue.changed", {"seq": 8, "hall": "T1", "queue": queue(5)})  # 7 is late
+    fire("queue.changed", {"seq": 7, "hall": "T1", "queue": queue(4)})
+    expect(waiting_a).to_have_text("5", timeout=T)
+    screen.wait_for_timeout(1500)
+    assert screen.evaluate("window.__sockets[0].emitted") == []  # never asked for a snapshot
+    fire("queue.changed", {"seq": 10, "hall": "T1", "queue": queue(7)})  # 9 never comes
+    screen.wait_for_function("window.__sockets[0].emitted.includes('resync')", timeout=T)
+    expect(waiting_a).to_have_text("5")  # 10 waits for the snapshot the page asked for

@@ -70,13 +70,17 @@ window.Hall = (function () {
     const offline = document.getElementById("offline");
     const socket = io("/live", { auth, reconnectionDelay: 500, reconnectionDelayMax: 3000 });
     let seq = -1;
-    const held = new Map();  // seq → [name, event]: arrived after a gap
+    // seq → [name, event]: arrived before the snapshot (an event committed while the snapshot
+    // was being read reaches the client first), or after a gap.
+    const held = new Map();
     let gapTimer = null;
     function catchUp() {  // apply the held events that follow on; wait for the rest, or resync
       for (const k of [...held.keys()]) if (k <= seq) held.delete(k);
-      while (held.has(seq + 1)) {
-        const [name, ev] = held.get(seq + 1);
-        held.delete(seq + 1);
+      if (seq < 0) return;  // kept for the snapshot
+      for (const k of [...held.keys()].sort((a, b) => a - b)) {
+        if (opts.hallRoom && k !== seq + 1) break;
+        const [name, ev] = held.get(k);
+        held.delete(k);
         seq = ev.seq;
         opts.onEvent(name, ev);
       }
@@ -95,8 +99,8 @@ window.Hall = (function () {
       catchUp();
     });
     names.forEach((name) => socket.on(name, (ev) => {
-      if (seq < 0 || ev.seq <= seq) return;  // already part of the snapshot
-      if (opts.hallRoom && ev.seq > seq + 1) {
+      if (seq >= 0 && ev.seq <= seq) return;  // already part of the snapshot
+      if (seq < 0 || (opts.hallRoom && ev.seq > seq + 1)) {
         held.set(ev.seq, [name, ev]);
         catchUp();
         return;
