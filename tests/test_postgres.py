@@ -128,21 +128,30 @@ def test_requests_after_the_database_dropped_every_connection_succeed(tmp_path, 
         rt.close()
 
 
-def test_windows_calling_at_once_on_postgresql_call_each_ticket_once(tmp_path, pg_url):
-    """Three windows press 下一位 at the same moment, again and again, on PostgreSQL: every ticket is
-    called by exactly one window, and the hall's events carry one seq each, 1…N without a gap."""
-    import threading
-
-    from hall import runtime as runtime_mod, tickets, windows
+def _runtime_publishing(tmp_path, pg_url):
+    """A runtime on the migrated database, its hall clock frozen, and the seq of every event its
+    bus publishes, in publish order."""
+    from hall import runtime as runtime_mod
     from support import FrozenClock, settings_for
 
     db = Database(pg_url)
     upgrade(db.engine)
     db.dispose()
     rt = runtime_mod.start(settings_for(tmp_path, database=pg_url), clock=FrozenClock(MONDAY_9))
+    published: list[int] = []
+    rt.bus.subscribe(lambda event: published.append(event.seq))
+    return rt, published
+
+
+def test_windows_calling_at_once_on_postgresql_call_each_ticket_once(tmp_path, pg_url):
+    """Three windows press 下一位 at the same moment, again and again, on PostgreSQL: every ticket is
+    called by exactly one window, and the hall's events carry one seq each, 1…N without a gap."""
+    import threading
+
+    from hall import tickets, windows
+
+    rt, seqs = _runtime_publishing(tmp_path, pg_url)
     hall = rt.halls["T1"]
-    seqs: list[int] = []
-    rt.bus.subscribe(lambda event: seqs.append(event.seq))
     try:
         for i in range(90):
             with rt.db.write() as session:
@@ -186,16 +195,10 @@ def test_a_hall_s_events_are_published_in_seq_order_when_commits_race(tmp_path, 
     import threading
     import time
 
-    from hall import runtime as runtime_mod, tickets
-    from support import FrozenClock, settings_for
+    from hall import tickets
 
-    db = Database(pg_url)
-    upgrade(db.engine)
-    db.dispose()
-    rt = runtime_mod.start(settings_for(tmp_path, database=pg_url), clock=FrozenClock(MONDAY_9))
+    rt, published = _runtime_publishing(tmp_path, pg_url)
     hall = rt.halls["T1"]
-    published: list[int] = []
-    rt.bus.subscribe(lambda event: published.append(event.seq))
     first_committed = threading.Event()
     slow = threading.local()
 
