@@ -8,6 +8,7 @@ import dataclasses
 
 GAP_WAIT_S = 1.0  # hall/static/js/live.js GAP_WAIT_MS: how long a hall page waits for a late event
 
+
 @dataclasses.dataclass
 class Figures:
     lines: list[str]

@@ -70,8 +70,8 @@ window.Hall = (function () {
     const offline = document.getElementById("offline");
     const socket = io("/live", { auth, reconnectionDelay: 500, reconnectionDelayMax: 3000 });
     let seq = -1;
-    // seq → [name, event]: arrived before the snapshot (an event committed while the snapshot
-    // was being read reaches the client first), or after a gap.
+    // seq → [name, event] not applied yet: arrived before the snapshot (an event committed while
+    // the snapshot was being read reaches the client first), or after a gap.
     const held = new Map();
     let gapTimer = null;
     function catchUp() {  // apply the held events that follow on; wait for the rest, or resync
@@ -100,13 +100,7 @@ window.Hall = (function () {
     });
     names.forEach((name) => socket.on(name, (ev) => {
       if (seq >= 0 && ev.seq <= seq) return;  // already part of the snapshot
-      if (seq < 0 || (opts.hallRoom && ev.seq > seq + 1)) {
-        held.set(ev.seq, [name, ev]);
-        catchUp();
-        return;
-      }
-      seq = ev.seq;
-      opts.onEvent(name, ev);
+      held.set(ev.seq, [name, ev]);  // applied at once when it follows on
       catchUp();
     }));
     socket.on("connect", () => { if (offline) offline.hidden = true; });
